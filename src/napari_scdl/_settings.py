@@ -1,0 +1,68 @@
+"""Run-time choices shared by every model: device, seed, provenance.
+
+Nothing here runs at import: the device is resolved when a function is called.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
+
+import numpy as np
+
+from .errors import ScdlError
+
+Device = Literal["auto", "cpu", "cuda"]
+
+_VERSIONED = ("napari-scdl", "numpy", "scipy", "anndata", "scanpy", "squidpy", "scikit-learn",
+              "torch", "torch-geometric")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Return ``"cuda"`` or ``"cpu"`` for ``device`` in ``{"auto", "cpu", "cuda"}``.
+
+    ``auto`` picks CUDA when torch sees a GPU. Asking for ``cuda`` without one raises.
+    """
+    import torch
+
+    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ScdlError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ScdlError("device='cuda' was requested but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+    return str(device)
+
+
+def torch_generator(seed: int, device: str = "cpu"):
+    """A local torch generator (no global seeding)."""
+    import torch
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen
+
+
+def seed_everything_local(seed: int) -> np.random.Generator:
+    """Return a numpy Generator and seed torch's default generator for this call's layers.
+
+    torch layers draw their initial weights from the global generator; we seed it right
+    before building a network (in the caller's thread), which keeps fixed-seed runs
+    reproducible without seeding anything at import.
+    """
+    import torch
+
+    torch.manual_seed(int(seed))
+    return np.random.default_rng(int(seed))
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the packages a result depends on."""
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out

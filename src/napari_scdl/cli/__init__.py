@@ -1,0 +1,52 @@
+"""Command line: ``napari-scdl SUBCOMMAND ...``.
+
+Each subcommand is a module ``cli/_NAME.py`` with ``add_parser(subparsers)`` (which sets
+``func`` via ``set_defaults``); list it in ``_SUBCOMMANDS``. Subcommands call the same
+``napari_scdl.tl`` functions as the GUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import import_module
+
+from .._version import __version__
+from ..errors import ScdlError
+
+_SUBCOMMANDS = ["view"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="napari-scdl",
+        description="Single-cell deep learning for spatial transcriptomics in napari.",
+    )
+    parser.add_argument("--version", action="version", version=f"napari-scdl {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMANDS:
+        import_module(f"{__name__}._{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except ScdlError as err:
+        print(f"napari-scdl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

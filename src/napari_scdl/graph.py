@@ -1,0 +1,142 @@
+"""Sparse spatial neighbour graphs (never dense n x n).
+
+Built with squidpy's ``spatial_neighbors`` (hexagonal Visium grid or generic kNN/radius),
+returned as a symmetric ``scipy.sparse.csr_matrix`` and convertible to a PyG edge_index.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import MissingKeyError, ScdlError
+
+logger = logging.getLogger(__name__)
+
+GraphKind = Literal["auto", "visium", "knn", "radius"]
+
+
+def _coords(adata) -> np.ndarray:
+    if "spatial" not in adata.obsm:
+        raise MissingKeyError(
+            "adata.obsm['spatial'] (spot coordinates) is missing; read the sample with "
+            "napari_scdl.io.read() or add (x, y) coordinates there"
+        )
+    xy = np.asarray(adata.obsm["spatial"], dtype=float)[:, :2]
+    if not np.isfinite(xy).all():
+        raise ScdlError("adata.obsm['spatial'] contains NaN or infinite coordinates")
+    return xy
+
+
+def _resolve_kind(adata, kind: GraphKind) -> str:
+    if kind != "auto":
+        return kind
+    return "visium" if {"array_row", "array_col"} <= set(adata.obs.columns) else "knn"
+
+
+def build_graph(
+    adata,
+    *,
+    kind: GraphKind = "auto",
+    n_neighbors: int = 6,
+    radius: float | None = None,
+) -> sp.csr_matrix:
+    """Symmetric binary adjacency of the spots (no self loops), without touching ``adata``.
+
+    Parameters
+    ----------
+    kind
+        ``visium``: the 6 hexagonal neighbours of a Visium grid (``n_neighbors`` rings of
+        6 when ``n_neighbors`` > 6 is a multiple of 6); ``knn``: ``n_neighbors`` nearest
+        spots; ``radius``: every spot within ``radius`` (full-resolution pixels);
+        ``auto``: ``visium`` when ``obs`` has ``array_row``/``array_col``, else ``knn``.
+    """
+    import squidpy as sq
+
+    xy = _coords(adata)
+    kind = _resolve_kind(adata, kind)
+    n = xy.shape[0]
+    if n < 2:
+        raise ScdlError("a spatial graph needs at least 2 spots")
+    if kind == "visium":
+        n_rings = max(1, n_neighbors // 6)
+        conn, _ = _squidpy(sq, xy, coord_type="grid", n_neighs=6, n_rings=n_rings)
+    elif kind == "knn":
+        conn, _ = _squidpy(sq, xy, coord_type="generic", n_neighs=min(n_neighbors, n - 1))
+    elif kind == "radius":
+        if radius is None or radius <= 0:
+            raise ScdlError("kind='radius' needs a positive radius (in full-resolution pixels)")
+        conn, _ = _squidpy(sq, xy, coord_type="generic", radius=float(radius))
+    else:
+        raise ScdlError(f"unknown graph kind {kind!r}; use auto, visium, knn or radius")
+    conn = sp.csr_matrix(conn, dtype=np.float32)
+    conn = ((conn + conn.T) > 0).astype(np.float32)
+    conn.setdiag(0)
+    conn.eliminate_zeros()
+    return conn.tocsr()
+
+
+def _squidpy(sq, xy: np.ndarray, **kwargs):
+    import anndata as ad
+
+    tmp = ad.AnnData(obs={"_": np.zeros(len(xy))}, obsm={"spatial": xy})
+    return sq.gr.spatial_neighbors(tmp, copy=True, **kwargs)
+
+
+def spatial_neighbors(
+    adata,
+    *,
+    kind: GraphKind = "auto",
+    n_neighbors: int = 6,
+    radius: float | None = None,
+    key_added: str = "spatial",
+) -> None:
+    """Compute the spot graph and store it (squidpy convention).
+
+    Writes ``obsp[f"{key_added}_connectivities"]`` and ``uns[f"{key_added}_neighbors"]``.
+    """
+    conn = build_graph(adata, kind=kind, n_neighbors=n_neighbors, radius=radius)
+    adata.obsp[f"{key_added}_connectivities"] = conn
+    adata.uns[f"{key_added}_neighbors"] = {
+        "connectivities_key": f"{key_added}_connectivities",
+        "params": {"kind": _resolve_kind(adata, kind), "n_neighbors": n_neighbors,
+                   "radius": radius if radius is not None else -1.0},
+    }
+    logger.info("wrote obsp['%s_connectivities'] (%d edges)", key_added, conn.nnz)
+
+
+def get_graph(adata, key: str | None = None, **build_kwargs) -> sp.csr_matrix:
+    """The stored graph ``obsp[f"{key}_connectivities"]`` if ``key`` is given, else a new one."""
+    if key is None:
+        return build_graph(adata, **build_kwargs)
+    name = f"{key}_connectivities"
+    if name not in adata.obsp:
+        raise MissingKeyError(
+            f"adata.obsp['{name}'] is missing; run napari_scdl.graph.spatial_neighbors(adata, key_added='{key}')"
+        )
+    return sp.csr_matrix(adata.obsp[name])
+
+
+def to_edge_index(adj: sp.spmatrix, *, self_loops: bool = False):
+    """``(edge_index, edge_weight)`` torch tensors of a sparse adjacency (PyG layout)."""
+    import torch
+
+    coo = sp.coo_matrix(adj)
+    if self_loops:
+        coo = sp.coo_matrix(coo + sp.eye(coo.shape[0], dtype=coo.dtype))
+    idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    w = torch.from_numpy(coo.data.astype(np.float32))
+    return idx, w
+
+
+def normalized_adjacency(adj: sp.spmatrix, *, self_loops: bool = True) -> sp.csr_matrix:
+    """Row-normalised adjacency ``D^-1 (A + I)``: mean over each spot's neighbourhood."""
+    a = sp.csr_matrix(adj, dtype=np.float32)
+    if self_loops:
+        a = a + sp.eye(a.shape[0], dtype=np.float32, format="csr")
+    deg = np.asarray(a.sum(1)).ravel()
+    deg[deg == 0] = 1
+    return sp.diags(1.0 / deg) @ a
