@@ -1,0 +1,1 @@
+"""The thin napari/Qt layer: dock widgets over the GUI-free core."""
