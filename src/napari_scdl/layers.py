@@ -21,7 +21,7 @@ from .errors import MissingKeyError
 SPOTS_ROLE = "spots"
 IMAGE_ROLE = "image"
 _IMAGE_ORDER = ("hires", "lowres")
-DEFAULT_SPOT_COLOR = (1.0, 1.0, 1.0, 0.25)
+DEFAULT_SPOT_COLOR = "#ffffff40"  # translucent white: the tissue stays visible
 
 
 def xy_to_rc(xy: np.ndarray) -> np.ndarray:

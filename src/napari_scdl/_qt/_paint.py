@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -54,22 +56,78 @@ def paint_categorical(layer, adata, key: str, *, alpha: np.ndarray | float | Non
 
 
 def paint_values(layer, values: np.ndarray, *, cmap: str = "viridis",
-                 clim: tuple[float, float] | None = None, name: str = "value") -> tuple[float, float]:
-    """Colour spots by a numeric value through a colormap; returns the contrast limits used."""
-    from napari.utils.colormaps import ensure_colormap
+                 clim: tuple[float, float] | None = None, name: str = "value",
+                 viewer=None) -> tuple[float, float]:
+    """Colour spots by a numeric value through a colormap; returns the contrast limits used.
 
+    With ``viewer`` (the viewer showing ``layer``) the colours go straight to the GPU
+    buffer (:func:`set_face_colors`), fast enough to switch genes on 100,000 spots.
+    """
     v = np.asarray(values, dtype=np.float32)
     finite = np.isfinite(v)
     if clim is None:
         lo, hi = (float(np.nanmin(v)), float(np.nanmax(v))) if finite.any() else (0.0, 1.0)
         clim = (lo, hi if hi > lo else lo + 1.0)
-    lo, hi = clim
-    t = np.clip((np.nan_to_num(v, nan=lo) - lo) / max(hi - lo, 1e-12), 0, 1)
-    rgba = ensure_colormap(cmap).map(t).astype(np.float32)
+    lo, hi = float(clim[0]), float(clim[1])
+    t = np.nan_to_num(v, nan=lo)
+    t -= lo
+    t *= (_LUT_SIZE - 1) / max(hi - lo, 1e-12)
+    np.clip(t, 0, _LUT_SIZE - 1, out=t)
+    rgba = colormap_lut(cmap)[t.astype(np.intp)]
     rgba[~finite, 3] = 0.2
-    layer.face_color = rgba
+    set_face_colors(layer, rgba, viewer=viewer)
     layer.metadata["painted_by"] = name
-    return (float(lo), float(hi))
+    return (lo, hi)
+
+
+_LUT_SIZE = 256
+
+
+@functools.lru_cache(maxsize=32)
+def colormap_lut(cmap: str) -> np.ndarray:
+    """A (256, 4) float32 RGBA lookup table of a napari colormap name (cached, read-only)."""
+    from napari.utils.colormaps import ensure_colormap
+
+    lut = ensure_colormap(cmap).map(np.linspace(0, 1, _LUT_SIZE)).astype(np.float32)
+    lut.flags.writeable = False
+    return lut
+
+
+def set_face_colors(layer, rgba: np.ndarray, *, viewer=None) -> None:
+    """Give every spot of ``layer`` its (N, 4) float RGBA colour.
+
+    ``layer.face_color = rgba`` makes napari rebuild the whole marker visual twice (about
+    0.4 s for 100,000 spots, most of it converting the per-spot symbols to strings). When
+    ``viewer`` shows the layer and it is already coloured spot by spot, the colours are
+    written in place into the layer's colour array and into the marker visual's vertex
+    buffer instead (a few ms); anything unexpected falls back to the public setter.
+    """
+    rgba = np.asarray(rgba, dtype=np.float32)
+    if viewer is None or not _set_face_colors_inplace(viewer, layer, rgba):
+        layer.face_color = rgba
+
+
+def _set_face_colors_inplace(viewer, layer, rgba: np.ndarray) -> bool:
+    face = getattr(layer, "_face", None)
+    colors = getattr(face, "colors", None)
+    if str(getattr(face, "color_mode", "")) != "direct" or not isinstance(colors, np.ndarray) \
+            or colors.shape != rgba.shape or not colors.flags.writeable:
+        return False
+    try:
+        markers = viewer.window._qt_viewer.canvas.layer_to_visual[layer].node.points_markers
+        data, vbo = markers._data, markers._vbo
+        idx = layer._view_indices
+    except (AttributeError, KeyError):
+        return False
+    if data is None or "a_bg_color" not in (data.dtype.names or ()) or len(data) != len(idx) \
+            or len(idx) == 0:
+        return False
+    colors[:] = rgba
+    data["a_bg_color"] = rgba[idx]
+    vbo.set_data(data)
+    markers.update()
+    layer._update_thumbnail()
+    return True
 
 
 def sync_features(layer, adata, columns: list[str]) -> None:

@@ -6,6 +6,7 @@ Every spots layer made by :mod:`napari_scdl.layers` holds its AnnData in
 
 from __future__ import annotations
 
+import pandas as pd
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox
 
@@ -34,6 +35,16 @@ def get_adata(layer):
     if adata is None:
         raise ScdlError("no sample is open: open a Visium folder or .h5ad file first (File > Open)")
     return adata
+
+
+def categorical_columns(adata) -> list[str]:
+    """obs columns a user may colour or compare by (categorical or few-valued strings)."""
+    out = []
+    for c in adata.obs.columns:
+        s = adata.obs[c]
+        if isinstance(s.dtype, pd.CategoricalDtype) or (s.dtype == object and s.nunique() <= 100):
+            out.append(c)
+    return out
 
 
 class SampleSelector(QComboBox):

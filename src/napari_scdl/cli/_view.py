@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from .._qt._launch import open_viewer
 
     viewer = open_viewer(args.path, widgets=not args.no_widgets, show=True)
+    viewer.window._qt_window.resize(1500, 950)
     if args.screenshot:
         from qtpy.QtWidgets import QApplication
 

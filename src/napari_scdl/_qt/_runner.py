@@ -1,0 +1,116 @@
+"""Run long work (a generator of Progress) off the GUI thread with progress and Cancel.
+
+Errors of our own (:class:`~napari_scdl.errors.ScdlError`) are shown as a plain message;
+anything else is shown briefly and logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from ..errors import ScdlError
+
+logger = logging.getLogger(__name__)
+
+
+def report_error(err: BaseException, where: str = "napari-scdl") -> str:
+    """Show ``err`` to the user: plain message for ours, short message + logged traceback else."""
+    from napari.utils.notifications import show_error
+
+    if isinstance(err, ScdlError):
+        msg = str(err)
+    else:
+        logger.error("%s failed", where, exc_info=(type(err), err, err.__traceback__))
+        msg = f"{where} failed: {type(err).__name__}: {err} (details in the log)"
+    show_error(msg)
+    return msg
+
+
+class Runner(QWidget):
+    """Run / Cancel buttons, a progress bar and a status line driving a ``thread_worker``."""
+
+    def __init__(self, run_text: str = "Run", parent=None) -> None:
+        super().__init__(parent)
+        self.run_button = QPushButton(run_text)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(row)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        self.worker = None
+        self.cancel_button.clicked.connect(self.cancel)
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, work: Callable[[], Iterator], on_done: Callable[[], None],
+              where: str = "napari-scdl") -> None:
+        """Run ``work()`` (a generator of Progress) in a thread; call ``on_done`` on success."""
+        from napari.qt.threading import create_worker
+
+        if self.running:
+            return
+        def _generate():  # a generator *function*, so napari makes a GeneratorWorker
+            yield from work()
+
+        self.worker = create_worker(_generate, _start_thread=False)
+        self._last = None
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.errored.connect(lambda e: self._on_error(e, where))
+        self.worker.finished.connect(self._on_finished)
+        self._on_done = on_done
+        self._failed = False
+        self._cancelled = False
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.status.setText("starting…")
+        self.worker.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self._cancelled = True
+            self.status.setText("cancelling…")
+            self.worker.quit()
+
+    def _on_progress(self, p) -> None:
+        self._last = p
+        if getattr(p, "total", 0):
+            self.progress.setRange(0, int(p.total))
+            self.progress.setValue(int(p.step))
+        self.status.setText(getattr(p, "message", ""))
+
+    def _on_error(self, err, where) -> None:
+        self._failed = True
+        self.status.setText(report_error(err, where))
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        if self._cancelled:
+            self.progress.setValue(0)
+            self.status.setText("cancelled; nothing was changed")
+            return
+        if self._failed:
+            self.progress.setValue(0)
+            return
+        self.progress.setValue(1)
+        try:
+            self._on_done()
+        except Exception as err:  # noqa: BLE001 - shown to the user, logged with traceback
+            self.status.setText(report_error(err, where="showing the result"))
