@@ -15,8 +15,11 @@ METHODS = ("gmm", "kmeans", "leiden")
 
 def embedding_keys(adata) -> list[str]:
     """``obsm`` entries that are embeddings (2-D, not the spot coordinates)."""
-    return [k for k, v in adata.obsm.items()
-            if k != "spatial" and getattr(v, "ndim", 0) == 2 and v.shape[1] >= 1]
+    return [
+        k
+        for k, v in adata.obsm.items()
+        if k != "spatial" and getattr(v, "ndim", 0) == 2 and v.shape[1] >= 1
+    ]
 
 
 class ClusterSection(QWidget):
@@ -28,17 +31,38 @@ class ClusterSection(QWidget):
         self.viewer = viewer
         self.sample = sample
         self._show = show
-        self.opts = Container(widgets=[
-            ComboBox(name="embedding", choices=[], label="embedding",
-                     tooltip="obsm entry to cluster (e.g. a model's X_<result name>)"),
-            SpinBox(name="n_clusters", value=7, min=2, max=200, label="clusters",
-                    tooltip="number of clusters (domains)"),
-            ComboBox(name="method", choices=list(METHODS), value="gmm", label="method",
-                     tooltip="gmm: Gaussian mixture with tied covariance (~ mclust EEE); "
-                             "kmeans; leiden on a kNN graph, resolution tuned to the count"),
-            LineEdit(name="key_added", value="", label="result name",
-                     tooltip="obs column the clusters are written to"),
-        ])
+        self.opts = Container(
+            widgets=[
+                ComboBox(
+                    name="embedding",
+                    choices=[],
+                    label="embedding",
+                    tooltip="obsm entry to cluster (e.g. a model's X_<result name>)",
+                ),
+                SpinBox(
+                    name="n_clusters",
+                    value=7,
+                    min=2,
+                    max=200,
+                    label="clusters",
+                    tooltip="number of clusters (domains)",
+                ),
+                ComboBox(
+                    name="method",
+                    choices=list(METHODS),
+                    value="gmm",
+                    label="method",
+                    tooltip="gmm: Gaussian mixture with tied covariance (~ mclust EEE); "
+                    "kmeans; leiden on a kNN graph, resolution tuned to the count",
+                ),
+                LineEdit(
+                    name="key_added",
+                    value="",
+                    label="result name",
+                    tooltip="obs column the clusters are written to",
+                ),
+            ]
+        )
         self.runner = Runner("Cluster embedding")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

@@ -45,24 +45,33 @@ def top_genes(adata, i: int, n: int = N_TOP_GENES) -> list[tuple[str, float, flo
     total = float(row.data.sum())
     order = np.argsort(-row.data, kind="stable")[:n]
     names = adata.var_names
-    return [(str(names[row.indices[j]]), float(row.data[j]), 1e4 * float(row.data[j]) / total)
-            for j in order]
+    return [
+        (str(names[row.indices[j]]), float(row.data[j]), 1e4 * float(row.data[j]) / total)
+        for j in order
+    ]
 
 
 def describe_spot(adata, i: int, *, highlight: str | None = None) -> str:
     """Rich text describing spot ``i``: barcode, labels (with confidence), counts, top genes."""
     obs = adata.obs
     lines = [f"<b>{html.escape(str(adata.obs_names[i]))}</b> (spot {i})"]
-    cats = [c for c in obs.columns
-            if isinstance(obs[c].dtype, pd.CategoricalDtype) and not c.endswith("_confidence")]
+    cats = [
+        c
+        for c in obs.columns
+        if isinstance(obs[c].dtype, pd.CategoricalDtype) and not c.endswith("_confidence")
+    ]
     if highlight in cats:
         cats.remove(highlight)
         cats.insert(0, highlight)
     for c in cats[:_MAX_COLUMNS]:
         v = obs[c].iloc[i]
         text = "—" if pd.isna(v) else html.escape(str(v))
-        conf = f"{c}_confidence"
-        if conf in obs and pd.api.types.is_numeric_dtype(obs[conf]) and not pd.isna(obs[conf].iloc[i]):
+        conf = f"{c[: -len('_label')]}_confidence" if c.endswith("_label") else f"{c}_confidence"
+        if (
+            conf in obs
+            and pd.api.types.is_numeric_dtype(obs[conf])
+            and not pd.isna(obs[conf].iloc[i])
+        ):
             text += f" (confidence {float(obs[conf].iloc[i]):.2f})"
         name = f"<b>{html.escape(c)}</b>" if c == highlight else html.escape(c)
         lines.append(f"{name}: {text}")
@@ -71,8 +80,10 @@ def describe_spot(adata, i: int, *, highlight: str | None = None) -> str:
             lines.append(f"{label}: {float(obs[c].iloc[i]):,.0f}")
     genes = top_genes(adata, i)
     if genes:
-        lines.append("top genes: " + ", ".join(
-            f"{html.escape(g)} ({c:,.0f}; {cp:,.0f}/10k)" for g, c, cp in genes))
+        lines.append(
+            "top genes: "
+            + ", ".join(f"{html.escape(g)} ({c:,.0f}; {cp:,.0f}/10k)" for g, c, cp in genes)
+        )
     return "<br>".join(lines)
 
 
@@ -83,8 +94,9 @@ class SpotInspector(QWidget):
     show first (the annotation being edited).
     """
 
-    def __init__(self, viewer, get_layer: Callable, get_column: Callable | None = None,
-                 parent=None) -> None:
+    def __init__(
+        self, viewer, get_layer: Callable, get_column: Callable | None = None, parent=None
+    ) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.get_layer = get_layer
@@ -103,8 +115,10 @@ class SpotInspector(QWidget):
 
     def close_callbacks(self) -> None:
         """Detach from the viewer (when the dock widget goes away)."""
-        for lst, cb in ((self.viewer.mouse_move_callbacks, self._on_move),
-                        (self.viewer.mouse_drag_callbacks, self._on_click)):
+        for lst, cb in (
+            (self.viewer.mouse_move_callbacks, self._on_move),
+            (self.viewer.mouse_drag_callbacks, self._on_click),
+        ):
             if cb in lst:
                 lst.remove(cb)
 
@@ -116,7 +130,9 @@ class SpotInspector(QWidget):
             self.label.setText("Hover over a spot to inspect it; click to pin it.")
             return
         text = describe_spot(layer.metadata["adata"], i, highlight=self.get_column())
-        self.label.setText(text + ("<br><i>pinned: click elsewhere to release</i>" if self.pinned else ""))
+        self.label.setText(
+            text + ("<br><i>pinned: click elsewhere to release</i>" if self.pinned else "")
+        )
 
     def refresh(self) -> None:
         self.show_spot(self.index)

@@ -52,14 +52,31 @@ class ModelsWidget(QWidget):
         self.form_box = QVBoxLayout()
         self.form_box.setContentsMargins(0, 0, 0, 0)
         self.form: ParamForm | None = None
-        self.run_opts = Container(widgets=[
-            SpinBox(name="seed", value=0, min=0, max=2**31 - 1, label="seed",
-                    tooltip="fixed seed: same seed, same result"),
-            ComboBox(name="device", choices=["auto", "cpu", "cuda"], value="auto", label="device",
-                     tooltip="auto = the GPU when there is one"),
-            LineEdit(name="key_added", value="", label="result name",
-                     tooltip="name the results are written under (obs, obsm['X_…'], layers, uns)"),
-        ])
+        self.run_opts = Container(
+            widgets=[
+                SpinBox(
+                    name="seed",
+                    value=0,
+                    min=0,
+                    max=2**31 - 1,
+                    label="seed",
+                    tooltip="fixed seed: same seed, same result",
+                ),
+                ComboBox(
+                    name="device",
+                    choices=["auto", "cpu", "cuda"],
+                    value="auto",
+                    label="device",
+                    tooltip="auto = the GPU when there is one",
+                ),
+                LineEdit(
+                    name="key_added",
+                    value="",
+                    label="result name",
+                    tooltip="name the results are written under (obs, obsm['X_…'], layers, uns)",
+                ),
+            ]
+        )
         self.runner = Runner("Run model")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
@@ -108,8 +125,9 @@ class ModelsWidget(QWidget):
         self.chooser.clear()
         for name, cls in sorted(list_models().items()):
             self.chooser.addItem(name, name)
-            self.chooser.setItemData(self.chooser.count() - 1, cls.description,
-                                     Qt.ItemDataRole.ToolTipRole)
+            self.chooser.setItemData(
+                self.chooser.count() - 1, cls.description, Qt.ItemDataRole.ToolTipRole
+            )
         if current is not None and self.chooser.findData(current) >= 0:
             self.chooser.setCurrentIndex(self.chooser.findData(current))
         self.chooser.blockSignals(False)
@@ -161,10 +179,16 @@ class ModelsWidget(QWidget):
         except Exception as err:  # noqa: BLE001 - shown to the user
             self.runner.status.setText(report_error(err, "models"))
             return
-        opts = {"seed": int(self.run_opts.seed.value), "device": self.run_opts.device.value,
-                "key_added": self.key}
-        self.runner.start(lambda: run_model_iter(adata, model, **opts),
-                          lambda: self._after(model, opts["key_added"]), where=model.name)
+        opts = {
+            "seed": int(self.run_opts.seed.value),
+            "device": self.run_opts.device.value,
+            "key_added": self.key,
+        }
+        self.runner.start(
+            lambda: run_model_iter(adata, model, **opts),
+            lambda: self._after(model, opts["key_added"]),
+            where=model.name,
+        )
 
     def _after(self, model: BaseModel, key: str) -> None:
         self.model = model
@@ -174,8 +198,10 @@ class ModelsWidget(QWidget):
             return
         clustered = model.get_labels() is not None
         adata = layer.metadata["adata"]
-        lines = [f"<b>{html.escape(model.name)}</b> wrote: "
-                 + ", ".join(html.escape(k, quote=False) for k in written_keys(model, key))]
+        lines = [
+            f"<b>{html.escape(model.name)}</b> wrote: "
+            + ", ".join(html.escape(k, quote=False) for k in written_keys(model, key))
+        ]
         if not clustered:
             lines.append("no clusters (n_clusters = 0): cluster the embedding below")
         info = adata.uns.get(key, {})
@@ -230,7 +256,9 @@ class ModelsWidget(QWidget):
             model.transform(adata)
             written = model.write(adata, key)
             adata.uns[key]["model_file"] = str(path)
-            yield Progress(1, 1, f"{model.name} (from {Path(path).name}): wrote {', '.join(written)}")
+            yield Progress(
+                1, 1, f"{model.name} (from {Path(path).name}): wrote {', '.join(written)}"
+            )
 
         self.runner.start(work, lambda: self._after(model, key), where="applying a model")
 

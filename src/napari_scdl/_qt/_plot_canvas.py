@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 
@@ -41,7 +40,7 @@ class ColorbarCanvas(FigureCanvasQTAgg):
         _style(fig)
         super().__init__(fig)
         self.setParent(parent)
-        self.setFixedHeight(62)
+        self.setFixedHeight(56)
         self.ax = fig.add_subplot(111)
         self.label = ""
         self.ax.set_visible(False)
@@ -69,7 +68,7 @@ class GroupPlotCanvas(FigureCanvasQTAgg):
         _style(fig)
         super().__init__(fig)
         self.setParent(parent)
-        self.setMinimumHeight(190)
+        self.setMinimumHeight(170)
         self.ax = fig.add_subplot(111)
         self.groups: list[str] = []
         self.clear_plot("choose a gene and a grouping to see its expression by group")
@@ -78,8 +77,17 @@ class GroupPlotCanvas(FigureCanvasQTAgg):
         self.figure.clear()
         self.ax = self.figure.add_subplot(111)
         self.ax.set_axis_off()
-        self.ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=8,
-                     color="#d0d0d0", transform=self.ax.transAxes)
+        self.ax.text(
+            0.5,
+            0.5,
+            message,
+            ha="center",
+            va="center",
+            wrap=True,
+            fontsize=8,
+            color="#d0d0d0",
+            transform=self.ax.transAxes,
+        )
         self.groups = []
         self.draw_idle()
 
@@ -117,9 +125,3 @@ class GroupPlotCanvas(FigureCanvasQTAgg):
         _axes_colors(ax)
         self.groups = names
         self.draw_idle()
-
-
-def group_means(adata, values: np.ndarray, groupby: str) -> pd.Series:
-    """Mean of ``values`` per category of ``obs[groupby]`` (used in tests and the status line)."""
-    return pd.Series(values, index=adata.obs.index).groupby(
-        adata.obs[groupby].astype("category"), observed=True).mean()

@@ -63,10 +63,12 @@ class Runner(QWidget):
 
         if self.running:
             return
+
         def _generate():  # a generator *function*, so napari makes a GeneratorWorker
             yield from work()
 
-        self.worker = create_worker(_generate, _start_thread=False)
+        # errors are reported by _on_error; don't let napari re-raise them as tracebacks
+        self.worker = create_worker(_generate, _start_thread=False, _ignore_errors=True)
         self._last = None
         self.worker.yielded.connect(self._on_progress)
         self.worker.errored.connect(lambda e: self._on_error(e, where))

@@ -15,7 +15,7 @@ from importlib import import_module
 from .._version import __version__
 from ..errors import ScdlError
 
-_SUBCOMMANDS = ["view"]
+_SUBCOMMANDS = ["view", "markers", "figure", "propagate", "models", "run", "domains"]
 
 
 def build_parser() -> argparse.ArgumentParser:

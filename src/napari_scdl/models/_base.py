@@ -167,6 +167,22 @@ class BaseModel:
         """Model-specific results stored beside params in ``uns[key]``."""
         return {}
 
+    # -- applying a trained model to another sample --------------------------------------
+    def transform(self, adata) -> BaseModel:
+        """Apply the trained (or loaded) model to ``adata`` without training; afterwards the
+        getters and ``write(adata, key)`` give the results for ``adata``. ``adata`` must
+        have the model's genes."""
+        self._require_trained()
+        self.check_genes(adata)
+        self.setup(adata)
+        self._infer()
+        return self
+
+    def _infer(self) -> None:
+        """Compute the getters' outputs on what ``setup`` prepared, with the trained module
+        (override to support :meth:`transform`)."""
+        raise ScdlError(f"{self.name} cannot be applied to another sample; train it there")
+
     def write(self, adata, key_added: str | None = None) -> list[str]:
         """Write this model's results into ``adata`` (see :func:`write_result`)."""
         from ._results import write_result

@@ -1,0 +1,227 @@
+"""Clustering of a spot embedding into domains, with a per-spot confidence.
+
+* ``gmm``: Gaussian mixture with one covariance shared by all components
+  (``covariance_type="tied"``), the Python analogue of R mclust's ``EEE`` model that
+  GraphST and STAGATE call through rpy2. Confidence is the posterior probability of the
+  assigned component.
+* ``kmeans``: k-means; confidence is a soft assignment from squared distances to the
+  centroids under a shared isotropic Gaussian.
+* ``leiden``: Leiden on a kNN graph of the embedding with the resolution bisected until
+  it gives ``n_clusters``; confidence is the fraction of a spot's kNN with its label.
+
+``refine=True`` smooths the labels over a sparse spatial adjacency (the neighbourhood
+majority vote of SpaGCN / GraphST): a spot whose label is held by less than half of its
+neighbours takes its neighbours' majority label.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import ScdlError
+
+logger = logging.getLogger(__name__)
+
+ClusterMethod = Literal["gmm", "kmeans", "leiden"]
+
+
+def cluster_embedding(
+    emb: np.ndarray,
+    n_clusters: int,
+    *,
+    method: ClusterMethod = "gmm",
+    seed: int = 0,
+    adjacency: sp.spmatrix | None = None,
+    refine: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster ``emb`` (n_spots x d) into ``n_clusters`` groups.
+
+    Parameters
+    ----------
+    emb
+        Embedding, one row per spot.
+    n_clusters
+        Number of clusters (>= 1, < number of spots).
+    method
+        ``gmm`` (tied covariance, ~ mclust EEE), ``kmeans`` or ``leiden``.
+    seed
+        Random seed of the clustering (local).
+    adjacency
+        Sparse spatial adjacency (n_spots x n_spots), needed when ``refine``.
+    refine
+        Smooth the labels by neighbourhood majority over ``adjacency``.
+
+    Returns
+    -------
+    labels
+        int64 array, clusters numbered 0..k-1 from the largest to the smallest.
+    confidence
+        float32 array in [0, 1]: the probability of each spot's (final) label.
+    """
+    emb = _check_embedding(emb, n_clusters)
+    if method == "gmm":
+        prob = _gmm_proba(emb, n_clusters, seed)
+    elif method == "kmeans":
+        prob = _kmeans_proba(emb, n_clusters, seed)
+    elif method == "leiden":
+        prob = _leiden_proba(emb, n_clusters, seed)
+    else:
+        raise ScdlError(f"unknown clustering method {method!r}; use 'gmm', 'kmeans' or 'leiden'")
+    labels = prob.argmax(1)
+    if refine:
+        if adjacency is None:
+            raise ScdlError("refine=True needs the spatial adjacency (adjacency=...)")
+        labels = refine_labels(labels, adjacency)
+    labels, prob = _order_by_size(labels, prob)
+    conf = prob[np.arange(len(labels)), labels]
+    return labels.astype(np.int64), np.clip(conf, 0, 1).astype(np.float32)
+
+
+def refine_labels(labels: np.ndarray, adjacency: sp.spmatrix, *, n_iter: int = 1) -> np.ndarray:
+    """Neighbourhood majority smoothing: a spot whose own label is held by fewer than half
+    of its neighbours takes the most common neighbour label (ties keep the own label)."""
+    labels = np.asarray(labels).astype(np.int64)
+    n = labels.shape[0]
+    adj = sp.csr_matrix(adjacency, dtype=np.float32)
+    if adj.shape != (n, n):
+        raise ScdlError(f"adjacency is {adj.shape}, expected ({n}, {n}) for {n} spots")
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    adj.data[:] = 1.0
+    deg = np.asarray(adj.sum(1)).ravel()
+    k = int(labels.max()) + 1
+    for _ in range(n_iter):
+        onehot = sp.csr_matrix((np.ones(n, np.float32), (np.arange(n), labels)), shape=(n, k))
+        counts = np.asarray((adj @ onehot).todense())
+        own = counts[np.arange(n), labels]
+        best = counts.argmax(1)
+        change = (deg > 0) & (own < deg / 2) & (counts[np.arange(n), best] > own)
+        if not change.any():
+            break
+        labels = np.where(change, best, labels)
+    return labels
+
+
+def choose_n_clusters(
+    emb: np.ndarray,
+    k_range: Iterable[int],
+    *,
+    seed: int = 0,
+    criterion: Literal["silhouette", "bic"] = "silhouette",
+    max_spots: int = 5000,
+) -> tuple[int, dict[int, float]]:
+    """Pick the number of clusters in ``k_range`` for a tied-covariance GMM of ``emb``.
+
+    ``silhouette`` (default; higher is better) scores each k's GMM labels with the mean
+    silhouette width on up to ``max_spots`` spots; ``bic`` uses the GMM's Bayesian
+    information criterion (reported negated so that higher is better for both).
+
+    Returns
+    -------
+    best_k, scores
+        The best k and ``{k: score}`` for every k tried (shown to the user).
+    """
+    from sklearn.metrics import silhouette_score
+    from sklearn.mixture import GaussianMixture
+
+    ks = sorted({int(k) for k in k_range})
+    emb = np.asarray(emb, dtype=np.float64)
+    if not ks or ks[0] < 2:
+        raise ScdlError(f"k_range must hold numbers of clusters >= 2, got {ks}")
+    if ks[-1] >= emb.shape[0]:
+        raise ScdlError(f"k_range goes up to {ks[-1]} but there are only {emb.shape[0]} spots")
+    rng = np.random.default_rng(seed)
+    sub = rng.choice(emb.shape[0], max_spots, replace=False) if emb.shape[0] > max_spots else None
+    scores: dict[int, float] = {}
+    for k in ks:
+        gmm = GaussianMixture(k, covariance_type="tied", random_state=seed, reg_covar=1e-4)
+        gmm.fit(emb)
+        if criterion == "bic":
+            scores[k] = -float(gmm.bic(emb))
+            continue
+        labels = gmm.predict(emb)
+        x, y = (emb, labels) if sub is None else (emb[sub], labels[sub])
+        scores[k] = float(silhouette_score(x, y)) if len(np.unique(y)) > 1 else -1.0
+    best = max(ks, key=lambda k: (scores[k], -k))
+    logger.info("choose_n_clusters (%s): %s -> k=%d", criterion, scores, best)
+    return best, scores
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _check_embedding(emb: np.ndarray, n_clusters: int) -> np.ndarray:
+    emb = np.asarray(emb, dtype=np.float64)
+    if emb.ndim != 2:
+        raise ScdlError(f"the embedding must be 2-D (spots x dims), got shape {emb.shape}")
+    if not np.isfinite(emb).all():
+        raise ScdlError("the embedding contains NaN or infinite values")
+    n_clusters = int(n_clusters)
+    if n_clusters < 1 or n_clusters >= emb.shape[0]:
+        raise ScdlError(
+            f"n_clusters={n_clusters} must be between 1 and the number of spots - 1 ({emb.shape[0] - 1})"
+        )
+    return emb
+
+
+def _gmm_proba(emb: np.ndarray, k: int, seed: int) -> np.ndarray:
+    from sklearn.mixture import GaussianMixture
+
+    gmm = GaussianMixture(
+        n_components=k, covariance_type="tied", random_state=seed, reg_covar=1e-4, max_iter=200
+    )
+    return gmm.fit(emb).predict_proba(emb)
+
+
+def _kmeans_proba(emb: np.ndarray, k: int, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(emb)
+    d2 = ((emb[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1)
+    var = max(d2[np.arange(len(emb)), km.labels_].mean() / emb.shape[1], 1e-12)
+    logit = -0.5 * d2 / var
+    logit -= logit.max(1, keepdims=True)
+    p = np.exp(logit)
+    return p / p.sum(1, keepdims=True)
+
+
+def _leiden_proba(emb: np.ndarray, k: int, seed: int, n_neighbors: int = 15) -> np.ndarray:
+    import anndata as ad
+    import scanpy as sc
+
+    tmp = ad.AnnData(obs={"_": np.zeros(len(emb))}, obsm={"X_emb": emb.astype(np.float32)})
+    sc.pp.neighbors(tmp, use_rep="X_emb", n_neighbors=n_neighbors, random_state=seed)
+    lo, hi, labels = 0.01, 5.0, None
+    for _ in range(30):
+        res = (lo + hi) / 2
+        sc.tl.leiden(tmp, resolution=res, random_state=seed, flavor="igraph", n_iterations=2,
+                     directed=False)
+        labels = tmp.obs["leiden"].astype(int).to_numpy()
+        found = labels.max() + 1
+        if found == k:
+            break
+        lo, hi = (res, hi) if found < k else (lo, res)
+    found = int(labels.max()) + 1
+    if found != k:
+        logger.warning("leiden: found %d clusters, closest to the %d requested", found, k)
+    conn = sp.csr_matrix(tmp.obsp["connectivities"])
+    conn.data[:] = 1.0
+    onehot = sp.csr_matrix((np.ones(len(labels)), (np.arange(len(labels)), labels)))
+    counts = np.asarray((conn @ onehot).todense()) + np.eye(found)[labels]
+    return counts / counts.sum(1, keepdims=True)
+
+
+def _order_by_size(labels: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber clusters 0..k-1 by decreasing size (ties by first occurrence)."""
+    k = prob.shape[1]
+    sizes = np.bincount(labels, minlength=k)
+    first = np.full(k, len(labels))
+    uniq, idx = np.unique(labels, return_index=True)
+    first[uniq] = idx
+    order = np.lexsort((first, -sizes))  # old ids, biggest first
+    new_of_old = np.empty(k, dtype=np.int64)
+    new_of_old[order] = np.arange(k)
+    return new_of_old[labels], prob[:, order]

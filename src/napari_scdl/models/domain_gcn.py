@@ -1,0 +1,264 @@
+"""``domain_gcn``: spatial domains with a graph-convolutional autoencoder (AnnData glue)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._settings import seed_everything_local, torch_generator
+from ..errors import ModelSetupError, ScdlError
+from . import register_model
+from ._base import BaseModel, Param, Progress
+from ._train import TrainingPlan
+
+logger = logging.getLogger(__name__)
+
+
+@register_model
+class DomainGCN(BaseModel):
+    """Spatial domains from expression, spot positions and histology with a graph
+    convolutional network (after GraphST, Long et al. 2023, Nat. Commun. 14:1155, and
+    STAGATE, Dong & Zhang 2022, Nat. Commun. 13:1739).
+
+    Pipeline: highly variable genes -> log-normalised, scaled -> ``n_pcs`` principal
+    components; sparse spatial graph (Visium hexagon rings, else kNN), edges optionally
+    down-weighted where the H&E around two spots differs; a two-layer GCN encoder and a GCN
+    decoder trained to reconstruct the components plus a local deep-graph-infomax loss on
+    feature-shuffled spots; the decoder output (expression denoised over the graph) ->
+    PCA -> tied-covariance Gaussian mixture (mclust EEE analogue) -> neighbourhood
+    majority refinement. ``n_domains=0`` picks the number of domains in
+    ``[k_min, k_max]`` by silhouette width.
+
+    Writes
+    ------
+    ``obs['{key}']``
+        domains (categorical, "0" is the largest).
+    ``obs['{key}_confidence']``
+        posterior probability of each spot's domain.
+    ``obsm['X_{key}']``
+        the embedding that was clustered.
+    ``uns['{key}']``
+        params, seed, device, versions, training history, ``n_domains``, ``histology_used``
+        and, with ``n_domains=0``, ``auto_k_scores`` / ``auto_k_metric``.
+    """
+
+    name = "domain_gcn"
+    description = "Graph-convolutional spatial domains (expression + spot graph + H&E)"
+    citation = "after GraphST (Long et al. 2023, Nat. Commun. 14:1155)"
+    default_key = "domain"
+    spatial = True
+    writes = ("obs['{key}']", "obs['{key}_confidence']", "obsm['X_{key}']", "uns['{key}']")
+    params = (
+        Param("n_domains", 7, "number of domains (0: choose automatically)", min=0, max=50),
+        Param("use_histology", True, "weight the spot graph by H&E similarity (if an image exists)"),
+        Param("epochs", 300, "training epochs (full graph)", min=1, max=5000),
+        Param("refine", True, "smooth domains by neighbourhood majority"),
+        Param("n_top_genes", 3000, "highly variable genes used", min=50),
+        Param("n_pcs", 50, "principal components fed to the network", min=5, max=500),
+        Param("lr", 1e-3, "learning rate (Adam)", min=1e-6, max=1.0),
+        Param("n_neighbors", 6, "spatial neighbours (Visium: 6 per hexagon ring)", min=2, max=60,
+              gui=False),
+        Param("n_hidden", 128, "hidden units of the GCN encoder", min=8, max=4096, gui=False),
+        Param("n_latent", 32, "embedding dimensions of the GCN", min=2, max=512, gui=False),
+        Param("w_contrastive", 1.0, "weight of the contrastive loss", min=0.0, gui=False),
+        Param("embedding", "reconstruction", "what is clustered",
+              choices=("reconstruction", "latent"), gui=False),
+        Param("n_cluster_pcs", 20, "PCs of the embedding that are clustered", min=2, gui=False),
+        Param("cluster_method", "gmm", "clustering of the embedding",
+              choices=("gmm", "kmeans", "leiden"), gui=False),
+        Param("k_min", 3, "smallest number of domains tried when n_domains=0", min=2, gui=False),
+        Param("k_max", 12, "largest number of domains tried when n_domains=0", min=2, gui=False),
+    )
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._x: np.ndarray | None = None
+        self._adjacency: sp.csr_matrix | None = None
+        self._edge_weight: sp.csr_matrix | None = None
+        self._latent = self._labels = self._confidence = None
+        self._auto_k: dict[int, float] | None = None
+        self._histology_used = False
+
+    # -- setup ----------------------------------------------------------------------------
+    def setup(self, adata) -> None:
+        """Validate ``adata`` (all problems in one error) and prepare the network inputs
+        (on copies: ``adata`` is not changed)."""
+        from ..preprocessing import counts_matrix
+
+        hp, problems = self.hparams, []
+        X = None
+        try:
+            X = counts_matrix(adata)
+        except ScdlError as err:
+            problems.append(str(err))
+        if "spatial" not in adata.obsm:
+            problems.append("adata.obsm['spatial'] (spot coordinates) is missing; read the "
+                            "sample with napari_scdl.io.read()")
+        if adata.n_obs < 10:
+            problems.append(f"the sample has {adata.n_obs} spots; domains need at least 10")
+        k_hi = hp["n_domains"] or hp["k_max"]
+        if k_hi >= adata.n_obs:
+            problems.append(f"{k_hi} domains must be fewer than the {adata.n_obs} spots")
+        if not hp["n_domains"] and hp["k_min"] > hp["k_max"]:
+            problems.append(f"k_min={hp['k_min']} is above k_max={hp['k_max']}")
+        if X is not None and X.nnz == 0:
+            problems.append("the expression matrix is all zeros")
+        if problems:
+            raise ModelSetupError(f"{self.name} cannot run on this sample:\n- " + "\n- ".join(problems))
+        self._prepare(adata, X)
+
+    def _prepare(self, adata, X: sp.csr_matrix) -> None:
+        from ..graph import build_graph
+        from ..preprocessing import log_normalize, pca, select_hvg
+
+        hp = self.hparams
+        mask = select_hvg(adata, hp["n_top_genes"])
+        self.var_names = list(adata.var_names[mask])
+        pcs = pca(log_normalize(X[:, mask]), hp["n_pcs"], seed=self.seed)
+        self._x = (pcs / max(float(pcs[:, 0].std()), 1e-8)).astype(np.float32)
+        self._adjacency = build_graph(adata, n_neighbors=hp["n_neighbors"])
+        self._edge_weight, self._histology_used = self._adjacency, False
+        if hp["use_histology"]:
+            from ..histology import spot_image_features
+
+            feats = spot_image_features(adata)
+            if feats is None:
+                logger.warning("%s: no tissue image in adata.uns['spatial']; the graph is "
+                               "not weighted by histology", self.name)
+            else:
+                self._edge_weight = histology_weights(self._adjacency, feats)
+                self._histology_used = True
+        logger.info("%s: %d spots, %d HVGs -> %d PCs, %d edges", self.name, adata.n_obs,
+                    int(mask.sum()), self._x.shape[1], self._adjacency.nnz)
+
+    # -- training -------------------------------------------------------------------------
+    def _fit_iter(self) -> Iterator[Progress]:
+        import torch
+
+        from .nn._gcn import DomainGCN as Net
+
+        hp = self.hparams
+        with _torch_threads():
+            seed_everything_local(self.seed)
+            self.module = Net(self._x.shape[1], n_hidden=hp["n_hidden"],
+                              n_latent=hp["n_latent"]).to(self.device)
+            x = torch.from_numpy(self._x).to(self.device)
+            adj = _torch_csr(gcn_normalize(self._edge_weight), self.device)
+            readout = _torch_csr(row_normalize(self._adjacency), self.device)
+            gen = torch_generator(self.seed, self.device)
+
+            def batches():
+                perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
+                yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
+
+            plan = TrainingPlan(n_epochs=hp["epochs"], lr=hp["lr"], loss_weights={
+                "w_rec": 1.0, "w_dgi": hp["w_contrastive"]})
+            yield from plan.run(self.module, batches, history=self.history, label=self.name)
+            with torch.no_grad():
+                z, x_hat = self.module(x, adj)
+            emb = (x_hat if hp["embedding"] == "reconstruction" else z).cpu().numpy()
+        yield Progress(hp["epochs"], hp["epochs"], f"{self.name}: clustering")
+        self._cluster(emb)
+
+    def _cluster(self, emb: np.ndarray) -> None:
+        from sklearn.decomposition import PCA
+
+        from ..clustering import choose_n_clusters, cluster_embedding
+
+        hp = self.hparams
+        n_comp = int(min(hp["n_cluster_pcs"], emb.shape[1], emb.shape[0] - 1))
+        self._latent = PCA(n_comp, random_state=self.seed).fit_transform(emb).astype(np.float32)
+        k = hp["n_domains"]
+        if not k:
+            k, self._auto_k = choose_n_clusters(
+                self._latent, range(hp["k_min"], hp["k_max"] + 1), seed=self.seed)
+        self._labels, self._confidence = cluster_embedding(
+            self._latent, k, method=hp["cluster_method"], seed=self.seed,
+            adjacency=self._adjacency, refine=hp["refine"])
+
+    # -- getters ----------------------------------------------------------------------------
+    def get_latent(self) -> np.ndarray | None:
+        return self._latent
+
+    def get_labels(self) -> np.ndarray | None:
+        return self._labels
+
+    def get_confidence(self) -> np.ndarray | None:
+        return self._confidence
+
+    def extra_uns(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "n_domains": int(self._labels.max()) + 1 if self._labels is not None else 0,
+            "histology_used": bool(self._histology_used),
+            "genes": list(self.var_names or []),
+        }
+        if self._auto_k is not None:
+            out["auto_k_scores"] = {str(k): float(v) for k, v in self._auto_k.items()}
+            out["auto_k_metric"] = "silhouette width (higher is better)"
+        return out
+
+    # -- persistence ------------------------------------------------------------------------
+    def _module_state(self) -> dict[str, Any]:
+        m = self.module
+        return {"n_input": m.n_input, "n_hidden": m.n_hidden, "n_latent": m.n_latent}
+
+    def _restore_module(self, state: dict[str, Any]) -> None:
+        from .nn._gcn import DomainGCN as Net
+
+        self.module = Net(state["n_input"], n_hidden=state["n_hidden"], n_latent=state["n_latent"])
+
+
+# -- graph helpers (sparse throughout) -------------------------------------------------------
+def histology_weights(adjacency: sp.spmatrix, feats: np.ndarray) -> sp.csr_matrix:
+    """Edge weights ``exp(-d^2 / (2 median d^2))`` of standardised image features ``d``
+    between neighbours: edges across an H&E boundary count less (never zero)."""
+    a = sp.coo_matrix(adjacency)
+    f = (feats - feats.mean(0)) / np.maximum(feats.std(0), 1e-8)
+    d2 = ((f[a.row] - f[a.col]) ** 2).sum(1)
+    scale = float(np.median(d2)) if d2.size else 1.0
+    w = np.exp(-d2 / (2 * max(scale, 1e-8))).astype(np.float32)
+    return sp.csr_matrix((w, (a.row, a.col)), shape=a.shape)
+
+
+def gcn_normalize(adjacency: sp.spmatrix) -> sp.csr_matrix:
+    """``D^-1/2 (A + I) D^-1/2`` (Kipf & Welling 2017)."""
+    a = sp.csr_matrix(adjacency, dtype=np.float32) + sp.eye(adjacency.shape[0], dtype=np.float32)
+    d = np.asarray(a.sum(1)).ravel() ** -0.5
+    return sp.csr_matrix(sp.diags(d) @ a @ sp.diags(d), dtype=np.float32)
+
+
+def row_normalize(adjacency: sp.spmatrix) -> sp.csr_matrix:
+    """``D^-1 (A + I)``: the neighbourhood mean (DGI's local readout)."""
+    from ..graph import normalized_adjacency
+
+    return sp.csr_matrix(normalized_adjacency(adjacency), dtype=np.float32)
+
+
+def _torch_csr(m: sp.csr_matrix, device: str):
+    import torch
+
+    m = sp.csr_matrix(m, dtype=np.float32)
+    m.sort_indices()
+    return torch.sparse_csr_tensor(
+        torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
+        torch.from_numpy(m.data), size=m.shape, device=device)
+
+
+@contextmanager
+def _torch_threads():
+    """Use every core during training, restoring torch's thread count afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                              else os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,147 @@
+"""``domain_gcn``: recovers synthetic domains, is reproducible, stores provenance, saves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import adjusted_rand_score
+
+from napari_scdl.errors import ModelSetupError, ScdlError
+from napari_scdl.models import BaseModel, get_model
+from napari_scdl.models.nn._gcn import DomainGCN as Net
+
+FAST = {"epochs": 40, "n_top_genes": 100, "n_pcs": 15, "n_hidden": 32, "n_latent": 8}
+
+
+@pytest.fixture(scope="module")
+def _slide():
+    from napari_scdl.datasets import synthetic_visium
+
+    return synthetic_visium(400, n_domains=4, n_genes=100, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(_slide):
+    from napari_scdl.tl import domains
+
+    adata = _slide.copy()
+    model = domains(adata, n_domains=4, seed=0, device="cpu", **FAST)
+    return adata, model
+
+
+# -- the network: tensors in, tensors out -------------------------------------------------------
+def test_network_on_tiny_graph():
+    torch.manual_seed(0)
+    x = torch.randn(5, 4)
+    idx = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
+    adj = torch.sparse_coo_tensor(idx, torch.full((8,), 0.5), (5, 5)).to_sparse_csr()
+    net = Net(4, n_hidden=6, n_latent=3)
+    z, x_hat = net(x, adj)
+    assert z.shape == (5, 3) and x_hat.shape == (5, 4)
+    out = net.loss({"x": x, "adj": adj, "readout": adj, "perm": torch.randperm(5)})
+    assert {"loss", "reconstruction", "contrastive"} <= set(out)
+    assert torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert net.enc1.weight.grad is not None
+    before = net.dec.weight.detach().clone()
+    net.reset_parameters()
+    assert not torch.equal(before, net.dec.weight)
+    assert "n_latent=3" in repr(net)
+
+
+# -- the model --------------------------------------------------------------------------------
+def test_recovers_domains(fitted):
+    adata, _ = fitted
+    assert adjusted_rand_score(adata.obs["truth"], adata.obs["domain"]) > 0.8
+    assert adata.obs["domain"].dtype == "category"
+    assert adata.obs["domain"].nunique() == 4
+    conf = adata.obs["domain_confidence"].to_numpy()
+    assert conf.min() >= 0 and conf.max() <= 1
+    assert adata.obsm["X_domain"].shape[0] == adata.n_obs
+
+
+def test_provenance(fitted):
+    adata, _ = fitted
+    info = adata.uns["domain"]
+    assert info["model"] == "domain_gcn"
+    assert info["params"]["n_domains"] == 4 and info["params"]["epochs"] == 40
+    assert info["seed"] == 0 and info["device"] == "cpu"
+    assert "torch" in info["versions"] and "napari-scdl" in info["versions"]
+    assert len(info["history"]["loss"]) == 40
+    assert info["histology_used"]  # the synthetic sample has an H&E-like image
+    assert info["wall_time_s"] > 0
+
+
+def test_same_seed_same_domains(_slide, fitted):
+    from napari_scdl.tl import domains
+
+    adata, _ = fitted
+    again = _slide.copy()
+    domains(again, n_domains=4, seed=0, device="cpu", **FAST)
+    np.testing.assert_array_equal(adata.obs["domain"].to_numpy(), again.obs["domain"].to_numpy())
+    np.testing.assert_allclose(adata.obsm["X_domain"], again.obsm["X_domain"], atol=1e-5)
+
+
+def test_does_not_touch_input_except_results(_slide, fitted):
+    adata, _ = fitted
+    assert set(adata.obs.columns) - set(_slide.obs.columns) == {"domain", "domain_confidence"}
+    assert (adata.X != _slide.X).nnz == 0
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    _, model = fitted
+    path = model.save(tmp_path / "domains.pt")
+    loaded = BaseModel.load(path, device="cpu")
+    assert loaded.name == "domain_gcn" and loaded.hparams == model.hparams
+    assert loaded.var_names == model.var_names
+    for k, v in model.module.state_dict().items():
+        torch.testing.assert_close(loaded.module.state_dict()[k], v.cpu())
+
+
+def test_auto_number_of_domains(_slide):
+    from napari_scdl.tl import domains
+
+    adata = _slide.copy()
+    domains(adata, n_domains="auto", seed=0, device="cpu", use_histology=False,
+            k_min=2, k_max=6, **FAST)
+    info = adata.uns["domain"]
+    scores = dict(info["auto_k_scores"])
+    assert set(scores) == {"2", "3", "4", "5", "6"}
+    best = max(scores, key=scores.get)
+    assert adata.obs["domain"].nunique() == int(best) == info["n_domains"]
+    assert "silhouette" in info["auto_k_metric"]
+    assert not info["histology_used"]
+
+
+def test_setup_errors_listed_together(_slide):
+    adata = _slide[:8].copy()
+    del adata.obsm["spatial"]
+    with pytest.raises(ModelSetupError) as err:
+        get_model("domain_gcn")(n_domains=9).fit(adata, device="cpu")
+    msg = str(err.value)
+    assert "obsm['spatial']" in msg and "at least 10" in msg and "fewer than" in msg
+
+
+def test_bad_params():
+    with pytest.raises(ScdlError, match="n_domains"):
+        get_model("domain_gcn")(n_domains=-1)
+    with pytest.raises(ScdlError, match="unknown parameter"):
+        get_model("domain_gcn")(n_clusters=3)
+
+
+def test_histology_features(_slide):
+    from napari_scdl.histology import FEATURE_NAMES, spot_image_features
+
+    feats = spot_image_features(_slide)
+    assert feats.shape == (_slide.n_obs, len(FEATURE_NAMES))
+    assert np.isfinite(feats).all() and feats[:, :3].min() >= 0 and feats[:, :3].max() <= 1
+    # the synthetic image is coloured by domain: features differ between domains
+    means = [feats[(_slide.obs["truth"] == d).to_numpy(), :3].mean(0)
+             for d in _slide.obs["truth"].cat.categories]
+    assert np.ptp(np.array(means), axis=0).max() > 0.02
+    bare = _slide.copy()
+    bare.uns["spatial"] = {}
+    assert spot_image_features(bare) is None
+    with pytest.raises(ScdlError, match="no tissue image"):
+        spot_image_features(bare, required=True)

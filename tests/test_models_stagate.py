@@ -1,0 +1,24 @@
+"""The STAGATE-like graph attention autoencoder model ``stagate`` on tiny synthetic slides."""
+
+from __future__ import annotations
+
+import model_checks as mc
+
+NAME = "stagate"
+FAST = dict(n_clusters=3, n_latent=4, n_hidden=32, n_pcs=10, epochs=40, lr=1e-2)
+
+
+def test_fit_and_write():
+    mc.check_fit_and_write(NAME, FAST)
+
+
+def test_same_seed_same_result():
+    mc.check_same_seed_same_result(NAME, FAST)
+
+
+def test_save_load_and_apply_to_second_slide(tmp_path):
+    mc.check_save_load_and_second_slide(NAME, FAST, tmp_path)
+
+
+def test_genes_as_input_like_stagate():
+    mc.check_fit_and_write(NAME, FAST | {"n_pcs": 0})
