@@ -65,7 +65,7 @@ def main() -> None:
     def run(method: str, labelled: np.ndarray, al_adata=None) -> None:
         labels = truth[labelled]
         t0 = time.perf_counter()
-        if method == "label propagation":
+        if method.startswith("label propagation"):
             pred = tl.label_propagation(adata, labels, key_added=None)
         else:
             target = al_adata if al_adata is not None else adata

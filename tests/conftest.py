@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# annotations autosave into a throw-away folder, never into the user's data dir
+if "NAPARI_SCDL_DATA_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["NAPARI_SCDL_DATA_DIR"] = tempfile.mkdtemp(prefix="scdl-tests-")
 
 from tests_paths import DLPFC, SHARED  # noqa: E402
 

@@ -12,6 +12,18 @@ import pytest
 N_SPOTS, N_GENES, N_DOMAINS = 150, 60, 3
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks train fastest on one thread (two threads on a busy 2-core machine
+    are 20x slower); restored after the module."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def slide(seed: int = 0):
     from napari_scdl.datasets import synthetic_visium
 

@@ -6,6 +6,7 @@ import json
 
 import anndata as ad
 import pytest
+from model_checks import one_thread  # noqa: F401 (autouse fixture)
 
 from napari_scdl.cli import main
 

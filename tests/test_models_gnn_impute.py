@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import model_checks as mc
+from model_checks import one_thread  # noqa: F401 (autouse fixture)
 
 NAME = "gnn_impute"
 FAST = dict(n_clusters=3, n_latent=4, feature_epochs=10, graph_epochs=10, n_neighbors=5, lr=1e-2)

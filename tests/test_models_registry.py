@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from model_checks import one_thread  # noqa: F401 (autouse fixture)
 
 from napari_scdl.errors import ScdlError
 from napari_scdl.models import BaseModel, Param, get_model, list_models
@@ -111,3 +112,19 @@ def test_vae_batch_key_corrects_and_refuses_unknown_batches(tmp_path):
     loaded = BaseModel.load(model.save(tmp_path / "m.pt"), device="cpu")
     assert loaded.batches == ["A", "B"]
     assert loaded.transform(other).get_latent().shape == (other.n_obs, 4)
+
+
+def test_rerun_under_same_key_replaces_whole_result():
+    import numpy as np
+
+    from napari_scdl.datasets import synthetic_visium
+    from napari_scdl.models._results import write_result
+
+    a = synthetic_visium(50, n_domains=2, n_genes=20, seed=0, image=False)
+    a.obs["mine"] = "user column"
+    write_result(a, "r", labels=np.zeros(a.n_obs), confidence=np.ones(a.n_obs),
+                 embedding=np.ones((a.n_obs, 2)), info={"model": "x"})
+    write_result(a, "r", embedding=np.zeros((a.n_obs, 3)), info={"model": "x"})
+    assert "r" not in a.obs and "r_confidence" not in a.obs and a.obsm["X_r"].shape[1] == 3
+    write_result(a, "mine", embedding=np.zeros((a.n_obs, 3)), info={"model": "x"})
+    assert (a.obs["mine"] == "user column").all()  # not a model result before: left alone

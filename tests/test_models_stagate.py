@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import model_checks as mc
+from model_checks import one_thread  # noqa: F401 (autouse fixture)
 
 NAME = "stagate"
 FAST = dict(n_clusters=3, n_latent=4, n_hidden=32, n_pcs=10, epochs=40, lr=1e-2)

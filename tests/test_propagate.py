@@ -88,4 +88,4 @@ def test_propagate_dlpfc_5_percent(dlpfc_adata, dlpfc_path):
     tl.propagate(dlpfc_adata, gt[keep], device="cpu", seed=0)
     test = ~keep & gt.notna().to_numpy()
     acc = (dlpfc_adata.obs["predicted_label"].astype(str)[test] == gt[test]).mean()
-    assert acc >= 0.85  # measured 0.88 (benchmarks/bench_propagate.py)
+    assert acc >= 0.85  # measured 0.872 (benchmarks/bench_propagate.py, seed 0)

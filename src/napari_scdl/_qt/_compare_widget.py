@@ -62,7 +62,10 @@ class CompareWidget(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)
         self.table.setMinimumHeight(120)
         self.disagree_button = QPushButton("Show disagreement")
         self.disagree_button.setToolTip(
@@ -72,6 +75,7 @@ class CompareWidget(QWidget):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
 
+        self.setMinimumWidth(340)
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("<b>Sample</b>"))
         lay.addWidget(self.sample)
@@ -166,6 +170,7 @@ class CompareWidget(QWidget):
             ]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                item.setToolTip(f"{row.key_a} vs {row.key_b}: {row.n_spots} spots labelled in both")
                 if j >= 2:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -197,6 +202,7 @@ class CompareWidget(QWidget):
 
     def show_disagreement(self):
         """Paint the spots where the chosen pair disagrees as a result layer."""
+        from ..metrics import valid_mask
         from ..tl import disagreement
         from ._paint import _hex_to_rgba
         from ._result_layers import result_layer
@@ -216,10 +222,19 @@ class CompareWidget(QWidget):
         out.features = out.features.assign(disagree=differ)
         out.metadata["painted_by"] = f"disagreement {a} vs {b}"
         out.refresh()
+        for ly in self.viewer.layers:  # results drawn at the same place would show through
+            if (
+                ly is not out
+                and ly.metadata.get("scdl_role") == "result"
+                and ly.metadata.get("adata") is adata
+                and np.allclose(ly.translate, out.translate)
+            ):
+                ly.visible = False
         self.viewer.layers.selection.active = out
+        n = int(valid_mask(adata.obs[a], adata.obs[b]).sum())  # spots labelled in both
         self.summary.setText(
-            f"<span style='color:{DISAGREE}'>■</span> {int(differ.sum())} of {len(differ)} spots "
-            f"({differ.mean():.1%}) are in unmatched clusters of {a} and {b}; "
+            f"<span style='color:{DISAGREE}'>■</span> {int(differ.sum())} of {n} spots "
+            f"({differ.sum() / max(n, 1):.1%}) are in unmatched clusters of {a} and {b}; "
             f"<span style='color:{AGREE}'>■</span> agree"
         )
         return out

@@ -13,14 +13,15 @@ import html
 import logging
 from pathlib import Path
 
-from magicgui.widgets import ComboBox, Container, LineEdit, SpinBox
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +29,7 @@ from qtpy.QtWidgets import (
 from ..models import BaseModel, Progress, get_model, list_models
 from ._cluster_section import ClusterSection
 from ._legend import LegendTable
+from ._model_parts import about_html, run_options, written_keys
 from ._param_form import ParamForm
 from ._result_layers import show_categorical
 from ._runner import Runner, report_error
@@ -52,31 +54,7 @@ class ModelsWidget(QWidget):
         self.form_box = QVBoxLayout()
         self.form_box.setContentsMargins(0, 0, 0, 0)
         self.form: ParamForm | None = None
-        self.run_opts = Container(
-            widgets=[
-                SpinBox(
-                    name="seed",
-                    value=0,
-                    min=0,
-                    max=2**31 - 1,
-                    label="seed",
-                    tooltip="fixed seed: same seed, same result",
-                ),
-                ComboBox(
-                    name="device",
-                    choices=["auto", "cpu", "cuda"],
-                    value="auto",
-                    label="device",
-                    tooltip="auto = the GPU when there is one",
-                ),
-                LineEdit(
-                    name="key_added",
-                    value="",
-                    label="result name",
-                    tooltip="name the results are written under (obs, obsm['X_…'], layers, uns)",
-                ),
-            ]
-        )
+        self.run_opts = run_options()
         self.runner = Runner("Run model")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
@@ -89,7 +67,17 @@ class ModelsWidget(QWidget):
         self.load_button.setToolTip("Apply a saved model to this sample (it needs the same genes)")
         self.clusters = ClusterSection(napari_viewer, self.sample, self.show_clusters)
 
-        lay = QVBoxLayout(self)
+        # the long generated form scrolls instead of being squashed
+        inner = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.setMinimumWidth(340)
+        lay = QVBoxLayout(inner)
         lay.addWidget(QLabel("<b>Sample</b>"))
         lay.addWidget(self.sample)
         lay.addWidget(QLabel("<b>Model</b>"))
@@ -159,7 +147,7 @@ class ModelsWidget(QWidget):
             return
         self.form = ParamForm(cls.params)
         self.form_box.addWidget(self.form.native)
-        self.about.setText(_about(cls))
+        self.about.setText(about_html(cls))
         self.run_opts.key_added.value = cls.default_key or cls.name
 
     @property
@@ -192,6 +180,7 @@ class ModelsWidget(QWidget):
 
     def _after(self, model: BaseModel, key: str) -> None:
         self.model = model
+        self.runner.status.setText("done: see Result below")
         self.save_button.setEnabled(True)
         layer = self.sample.layer
         if layer is None:
@@ -219,7 +208,11 @@ class ModelsWidget(QWidget):
         layer = self.sample.layer
         if layer is None or key not in layer.metadata["adata"].obs:
             return
-        _, legend = show_categorical(self.viewer, layer, key)
+        shown, legend = show_categorical(self.viewer, layer, key)
+        shown.visible = True
+        layers = self.viewer.layers
+        layers.move(layers.index(shown), len(layers))  # on top: the legend describes it
+        layers.selection.active = shown
         self.legend.set_legend(legend, layer.metadata["adata"].obs[key])
 
     def _on_sample_changed(self) -> None:
@@ -275,24 +268,3 @@ class ModelsWidget(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "napari-scdl model (*.pt)")
         if path:
             self.load_and_apply(path)
-
-
-def written_keys(model: BaseModel, key: str) -> list[str]:
-    """Where :meth:`BaseModel.write` put the results of ``model`` under ``key``."""
-    found = []
-    if model.get_labels() is not None:
-        found.append(f"obs['{key}']")
-    if model.get_confidence() is not None:
-        found.append(f"obs['{key}_confidence']")
-    if model.get_latent() is not None:
-        found.append(f"obsm['X_{key}']")
-    if model.get_imputed() is not None:
-        found.append(f"layers['{key}_imputed']")
-    return [*found, f"uns['{key}']"]
-
-
-def _about(cls: type[BaseModel]) -> str:
-    text = f"{html.escape(cls.description or cls.name)}"
-    if cls.citation:
-        text += f"<br><i style='color:gray'>{html.escape(cls.citation)}</i>"
-    return text

@@ -82,6 +82,9 @@ def writable(path: Path) -> bool:
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # a folder marked read-only (no write bit for anyone) is respected even by root
+        if not folder.stat().st_mode & 0o222:
+            return False
         fd, tmp = tempfile.mkstemp(prefix=".scdl-probe-", dir=folder)
     except OSError:
         return False

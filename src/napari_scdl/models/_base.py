@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._settings import resolve_device, versions
+from .._settings import resolve_device, torch_threads, versions
 from ..errors import ModelSetupError, ScdlError
 
 logger = logging.getLogger(__name__)
@@ -132,8 +132,10 @@ class BaseModel:
         """Set up on ``adata`` and train, yielding progress each epoch (close to cancel)."""
         self.device = resolve_device(device)
         self.seed = int(seed)
-        self.setup(adata)
-        yield from self._fit_iter()
+        with torch_threads(adata.n_obs) as n_threads:
+            self.n_threads = n_threads
+            self.setup(adata)
+            yield from self._fit_iter()
         self.is_trained = True
 
     def fit(

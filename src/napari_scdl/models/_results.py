@@ -40,6 +40,7 @@ def write_result(
     """
     written: list[str] = []
     n = adata.n_obs
+    _drop_previous(adata, key)
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape[0] != n:
@@ -68,6 +69,21 @@ def write_result(
     written.append(f"uns['{key}']")
     logger.info("wrote %s", ", ".join(written))
     return written
+
+
+def _drop_previous(adata, key: str) -> None:
+    """Remove what an earlier model result under ``key`` wrote, so a re-run replaces it whole
+    (a re-run that does not cluster must not leave the old clusters behind). Only touched when
+    ``uns[key]`` marks a model result: a user's own column of that name is left alone."""
+    prev = adata.uns.get(key)
+    if not (isinstance(prev, dict) and "model" in prev):
+        return
+    for col in (key, f"{key}_confidence"):
+        if col in adata.obs:
+            del adata.obs[col]
+    adata.obsm.pop(f"X_{key}", None)
+    if f"{key}_imputed" in adata.layers:
+        del adata.layers[f"{key}_imputed"]
 
 
 def _natural_key(s: str):

@@ -56,7 +56,7 @@ class AutoencoderModel(LatentModel):
             min=0.0,
             max=0.9,
         ),
-        Param("epochs", 60, "training epochs", min=1, max=10000),
+        Param("epochs", 30, "training epochs", min=1, max=10000),
         Param("batch_size", 128, "spots per mini-batch", min=8),
         Param("lr", 1e-3, "learning rate (Adam)", min=1e-6, max=1.0),
         *CLUSTER_PARAMS,

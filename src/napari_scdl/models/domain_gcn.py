@@ -144,13 +144,13 @@ class DomainGCN(BaseModel):
         from .nn._gcn import DomainGCN as Net
 
         hp = self.hparams
-        with _torch_threads():
+        with _torch_threads(self._x.shape[0]):
             seed_everything_local(self.seed)
             self.module = Net(self._x.shape[1], n_hidden=hp["n_hidden"],
                               n_latent=hp["n_latent"]).to(self.device)
             x = torch.from_numpy(self._x).to(self.device)
             adj = _torch_csr(gcn_normalize(self._edge_weight), self.device)
-            readout = _torch_csr(row_normalize(self._adjacency), self.device)
+            readout = _torch_csr(with_self_loops(self._adjacency), self.device)
             gen = torch_generator(self.seed, self.device)
 
             def batches():
@@ -233,11 +233,11 @@ def gcn_normalize(adjacency: sp.spmatrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(d) @ a @ sp.diags(d), dtype=np.float32)
 
 
-def row_normalize(adjacency: sp.spmatrix) -> sp.csr_matrix:
-    """``D^-1 (A + I)``: the neighbourhood mean (DGI's local readout)."""
-    from ..graph import normalized_adjacency
-
-    return sp.csr_matrix(normalized_adjacency(adjacency), dtype=np.float32)
+def with_self_loops(adjacency: sp.spmatrix) -> sp.csr_matrix:
+    """Binary ``A + I``: the neighbourhood sum (DGI's local readout)."""
+    a = sp.csr_matrix(adjacency, dtype=np.float32, copy=True)
+    a.data[:] = 1.0
+    return sp.csr_matrix(a + sp.eye(a.shape[0], dtype=np.float32), dtype=np.float32)
 
 
 def _torch_csr(m: sp.csr_matrix, device: str):
@@ -250,14 +250,20 @@ def _torch_csr(m: sp.csr_matrix, device: str):
         torch.from_numpy(m.data), size=m.shape, device=device)
 
 
+#: spots per torch CPU thread: below this, threading overhead outweighs the work (and
+#: costs several-fold when another process shares the cores)
+SPOTS_PER_THREAD = 25_000
+
+
 @contextmanager
-def _torch_threads():
-    """Use every core during training, restoring torch's thread count afterwards."""
+def _torch_threads(n_spots: int):
+    """Use one CPU thread per ``SPOTS_PER_THREAD`` spots (at most every core this process
+    may use) while training; torch's thread count is restored afterwards."""
     import torch
 
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                              else os.cpu_count() or 1))
+    torch.set_num_threads(int(min(max(1, cores or 1), 1 + n_spots // SPOTS_PER_THREAD)))
     try:
         yield
     finally:

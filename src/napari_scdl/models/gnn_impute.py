@@ -49,6 +49,13 @@ class GNNImputeModel(LatentModel):
     params = (
         GENE_PARAM,
         Param("n_latent", 16, "dimensions of the graph embedding", min=2, max=256),
+        Param(
+            "n_hidden",
+            256,
+            "units of the feature autoencoder's hidden layer (scGNN: 512)",
+            min=8,
+            max=4096,
+        ),
         Param("n_neighbors", 10, "neighbours per spot in the learned graph", min=1, max=100),
         Param(
             "graph_iterations", 2, "rounds of graph learning (GAE -> new kNN graph)", min=1, max=20
@@ -56,7 +63,7 @@ class GNNImputeModel(LatentModel):
         Param(
             "alpha", 0.5, "weight of the neighbourhood mean in the imputed values", min=0.0, max=1.0
         ),
-        Param("feature_epochs", 40, "epochs of the feature autoencoder", min=1, max=10000),
+        Param("feature_epochs", 30, "epochs of the feature autoencoder", min=1, max=10000),
         Param("graph_epochs", 100, "epochs of the graph autoencoder per round", min=1, max=10000),
         Param("batch_size", 256, "spots per mini-batch (feature autoencoder)", min=8),
         Param("lr", 1e-3, "learning rate (Adam)", min=1e-6, max=1.0),
@@ -69,7 +76,12 @@ class GNNImputeModel(LatentModel):
         self.n_edges = 0
 
     def _arch_from_inputs(self) -> dict[str, Any]:
-        return {"n_genes": self.inputs.counts.shape[1], "n_latent": self.hparams["n_latent"]}
+        h = self.hparams
+        return {
+            "n_genes": self.inputs.counts.shape[1],
+            "n_hidden": h["n_hidden"],
+            "n_latent": h["n_latent"],
+        }
 
     def _build_module(self, **arch: Any):
         from .nn._gnn_impute import GNNImpute

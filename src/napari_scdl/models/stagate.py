@@ -52,7 +52,7 @@ class STAGATEModel(LatentModel):
             max=500,
         ),
         Param("n_latent", 30, "dimensions of the embedding", min=2, max=256),
-        Param("n_hidden", 512, "units of the attention layer", min=8, max=4096),
+        Param("n_hidden", 128, "units of the attention layers (STAGATE: 512)", min=8, max=4096),
         Param(
             "n_neighbors",
             6,
@@ -60,7 +60,7 @@ class STAGATEModel(LatentModel):
             min=2,
             max=60,
         ),
-        Param("epochs", 300, "training epochs (full graph)", min=1, max=10000),
+        Param("epochs", 200, "training epochs (full graph; STAGATE: 1000)", min=1, max=10000),
         Param("lr", 1e-3, "learning rate (Adam)", min=1e-6, max=1.0),
         Param("weight_decay", 1e-4, "L2 penalty on the weights", min=0.0, max=1.0),
         *CLUSTER_PARAMS,
@@ -94,10 +94,17 @@ class STAGATEModel(LatentModel):
         }
 
     def _train(self) -> Iterator[Progress]:
+        import torch
+
         h = self.hparams
         batch = self._graph_batch()
         if self.module.n_pcs:
             self._fit_projection(batch["x"])
+            with torch.no_grad():
+                batch = {
+                    "feats": self.module.features(batch["x"]),
+                    "edge_index": batch["edge_index"],
+                }
         plan = TrainingPlan(n_epochs=h["epochs"], lr=h["lr"], weight_decay=h["weight_decay"])
         yield from plan.run(self.module, lambda: [batch], history=self.history, label=self.name)
 

@@ -47,7 +47,7 @@ class VAEModel(LatentModel):
         Param("n_hidden", 128, "units of the hidden layer", min=8, max=4096),
         Param("likelihood", "zinb", "count distribution of the decoder", choices=("zinb", "nb")),
         Param("batch_key", None, "obs column with the batch/slide of each spot (optional)"),
-        Param("epochs", 100, "training epochs", min=1, max=10000),
+        Param("epochs", 50, "training epochs", min=1, max=10000),
         Param("batch_size", 128, "spots per mini-batch", min=8),
         Param("lr", 1e-3, "learning rate (Adam)", min=1e-6, max=1.0),
         Param(

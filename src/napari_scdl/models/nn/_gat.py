@@ -60,12 +60,16 @@ class GATAutoencoder(nn.Module):
         return self.dec_lin(F.elu(self.dec_gat(z, edge_index)))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``z`` (embedding), ``fhat`` (reconstructed features), ``xhat`` (expression)."""
-        feats = self.features(batch["x"])
+        """``z`` (embedding), ``feats`` / ``fhat`` (input / reconstructed features) and, in
+        eval mode, ``xhat`` (reconstructed expression). A batch may carry precomputed
+        ``feats`` instead of ``x``."""
+        feats = batch["feats"] if "feats" in batch else self.features(batch["x"])
         z = self.encode(feats, batch["edge_index"])
         fhat = self.decode(z, batch["edge_index"])
-        xhat = fhat @ self.axes.T + self.center if self.n_pcs else fhat
-        return {"z": z, "feats": feats, "fhat": fhat, "xhat": xhat}
+        out = {"z": z, "feats": feats, "fhat": fhat}
+        if not self.training:
+            out["xhat"] = fhat @ self.axes.T + self.center if self.n_pcs else fhat
+        return out
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self(batch)

@@ -17,9 +17,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+class _SymmetricSpMM(torch.autograd.Function):
+    """``adj @ h`` whose backward is ``adj @ grad`` (``adj`` symmetric): no transpose of the
+    sparse matrix at every step, which is what makes torch's own backward slow on CPU."""
+
+    @staticmethod
+    def forward(ctx, adj: Tensor, h: Tensor) -> Tensor:
+        ctx.adj = adj
+        return torch.sparse.mm(adj, h)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return None, torch.sparse.mm(ctx.adj, grad)
+
+
 def propagate(adj: Tensor, h: Tensor) -> Tensor:
-    """``adj @ h`` for a sparse ``adj`` (the graph convolution's aggregation step)."""
-    return torch.sparse.mm(adj, h)
+    """``adj @ h`` for a sparse, symmetric ``adj`` (the graph convolution's aggregation)."""
+    return _SymmetricSpMM.apply(adj, h)
 
 
 class DomainGCN(nn.Module):
@@ -44,20 +58,20 @@ class DomainGCN(nn.Module):
         self.enc1 = nn.Linear(n_input, n_hidden)
         self.enc2 = nn.Linear(n_hidden, n_latent)
         self.dec = nn.Linear(n_latent, n_input)
-        self.disc = nn.Bilinear(n_latent, n_latent, 1)
+        self.disc = nn.Parameter(torch.empty(n_latent, n_latent))  # bilinear discriminator
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         for lin in (self.enc1, self.enc2, self.dec):
             nn.init.xavier_uniform_(lin.weight)
             nn.init.zeros_(lin.bias)
-        nn.init.xavier_uniform_(self.disc.weight)
-        nn.init.zeros_(self.disc.bias)
+        nn.init.xavier_uniform_(self.disc)
 
     # -- forward ----------------------------------------------------------------------
     def encode(self, x: Tensor, adj: Tensor) -> Tensor:
         """Embedding ``z`` (n x n_latent) of features ``x`` on graph ``adj``."""
-        x = F.dropout(x, self.dropout, self.training)
+        if self.dropout > 0:
+            x = F.dropout(x, self.dropout, self.training)
         h = F.elu(propagate(adj, self.enc1(x)))
         return propagate(adj, self.enc2(h))
 
@@ -75,15 +89,21 @@ class DomainGCN(nn.Module):
         """Mean squared error of the reconstruction."""
         return F.mse_loss(x_hat, x)
 
+    def score(self, z: Tensor, summary: Tensor) -> Tensor:
+        """Bilinear discriminator logits ``z_i^T W s_i``."""
+        return ((z @ self.disc) * summary).sum(1)
+
     def contrastive_loss(self, z: Tensor, z_corrupt: Tensor, readout: Tensor) -> Tensor:
         """Local DGI loss: each spot's neighbourhood summary must score its own embedding
-        above the corrupted one (and symmetrically for the corrupted graph's summary)."""
+        above the corrupted one (and symmetrically for the corrupted graph's summary).
+        ``readout`` is the (symmetric) neighbourhood-sum matrix ``A + I``: the summary is
+        L2-normalised, so a sum and a mean give the same summary."""
         s = torch.sigmoid(F.normalize(propagate(readout, z), dim=1))
         s_c = torch.sigmoid(F.normalize(propagate(readout, z_corrupt), dim=1))
         ones, zeros = torch.ones_like(z[:, 0]), torch.zeros_like(z[:, 0])
-        pos = F.binary_cross_entropy_with_logits
-        loss = pos(self.disc(z, s).squeeze(1), ones) + pos(self.disc(z_corrupt, s).squeeze(1), zeros)
-        loss_c = pos(self.disc(z_corrupt, s_c).squeeze(1), ones) + pos(self.disc(z, s_c).squeeze(1), zeros)
+        bce = F.binary_cross_entropy_with_logits
+        loss = bce(self.score(z, s), ones) + bce(self.score(z_corrupt, s), zeros)
+        loss_c = bce(self.score(z_corrupt, s_c), ones) + bce(self.score(z, s_c), zeros)
         return 0.5 * (loss + loss_c)
 
     def loss(self, batch: dict[str, Tensor], *, w_rec: float = 1.0, w_dgi: float = 1.0) -> dict:
