@@ -31,8 +31,9 @@ def _child(fn: Callable, args: tuple, kwargs: dict, queue) -> None:
         t0 = time.perf_counter()
         out = fn(*args, **kwargs)
         wall = time.perf_counter() - t0
-        queue.put({"ok": True, "out": out, "wall_s": wall, "peak_mb": _peak_rss_mb(),
-                   "start_mb": base})
+        queue.put(
+            {"ok": True, "out": out, "wall_s": wall, "peak_mb": _peak_rss_mb(), "start_mb": base}
+        )
     except Exception as err:  # noqa: BLE001 - reported in the table
         queue.put({"ok": False, "error": f"{type(err).__name__}: {err}"})
 

@@ -36,8 +36,12 @@ def run_ours(path: str, seed: int, n_domains: int, params: dict) -> dict:
     t0 = time.perf_counter()
     model = domains(adata, n_domains=n_domains, seed=seed, device="cpu", **params)
     wall = time.perf_counter() - t0
-    return {"labels": adata.obs["domain"].to_numpy().astype(str), "wall": wall,
-            "obs_names": list(adata.obs_names), "device": model.device}
+    return {
+        "labels": adata.obs["domain"].to_numpy().astype(str),
+        "wall": wall,
+        "obs_names": list(adata.obs_names),
+        "device": model.device,
+    }
 
 
 def run_baseline(path: str, seed: int, n_domains: int, method: str) -> dict:
@@ -45,11 +49,11 @@ def run_baseline(path: str, seed: int, n_domains: int, method: str) -> dict:
 
     from napari_scdl.clustering import cluster_embedding
     from napari_scdl.io import read
+    from napari_scdl.preprocessing import select_hvg
 
     adata = read(path)
     t0 = time.perf_counter()
-    sc.pp.highly_variable_genes(adata, flavor="seurat_v3", n_top_genes=3000)
-    adata = adata[:, adata.var["highly_variable"]].copy()
+    adata = adata[:, select_hvg(adata, 3000)].copy()  # seurat_v3 (or seurat without skmisc)
     sc.pp.normalize_total(adata, target_sum=1e4)
     sc.pp.log1p(adata)
     sc.pp.scale(adata, max_value=10)
@@ -91,8 +95,10 @@ def table_real(seeds: list[int], params: dict) -> list[str]:
             peaks.append(res["peak_mb"])
             print(f"  {name} seed {seed}: ARI {aris[-1]:.3f}, {walls[-1]:.1f} s", flush=True)
         a = np.asarray(aris)
-        rows.append(f"| {name} | {a.mean():.3f} | {a.min():.3f} | {a.std():.3f} | "
-                    f"{np.mean(walls):.1f} | {max(peaks):.0f} |")
+        rows.append(
+            f"| {name} | {a.mean():.3f} | {a.min():.3f} | {a.std():.3f} | "
+            f"{np.mean(walls):.1f} | {max(peaks):.0f} |"
+        )
     return rows
 
 
@@ -100,8 +106,9 @@ def table_scale(sizes: list[int], params: dict) -> list[str]:
     rows = ["| spots | wall s | peak memory (MB) | ARI vs truth |", "|---|---|---|---|"]
     for n in sizes:
         res = measure(run_synthetic, n, 0, params)
-        rows.append(f"| {n:,} | {res['out']['wall']:.1f} | {res['peak_mb']:.0f} | "
-                    f"{res['out']['ari']:.3f} |")
+        rows.append(
+            f"| {n:,} | {res['out']['wall']:.1f} | {res['peak_mb']:.0f} | {res['out']['ari']:.3f} |"
+        )
         print(f"  {n} spots: {res['out']['wall']:.1f} s, {res['peak_mb']:.0f} MB", flush=True)
     return rows
 
@@ -112,8 +119,13 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="skip the 100,000-spot sample")
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--skip-scale", action="store_true")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="domain_gcn parameter (repeatable)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="domain_gcn parameter (repeatable)",
+    )
     args = p.parse_args()
     params = dict(item.split("=", 1) for item in args.param)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

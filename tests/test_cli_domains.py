@@ -19,8 +19,22 @@ def h5ad(tmp_path_factory):
 
 def test_domains_writes_h5ad_and_one_line(h5ad, tmp_path, capsys):
     out = tmp_path / "out.h5ad"
-    rc = main(["domains", str(h5ad), "--n-domains", "3", "--out", str(out), "--seed", "1",
-               "--device", "cpu", "--epochs", "20"])
+    rc = main(
+        [
+            "domains",
+            str(h5ad),
+            "--n-domains",
+            "3",
+            "--out",
+            str(out),
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+            "--epochs",
+            "20",
+        ]
+    )
     assert rc == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
@@ -33,8 +47,20 @@ def test_domains_writes_h5ad_and_one_line(h5ad, tmp_path, capsys):
 
 def test_domains_auto(h5ad, tmp_path, capsys):
     out = tmp_path / "auto.h5ad"
-    rc = main(["domains", str(h5ad), "--n-domains", "auto", "--out", str(out),
-               "--device", "cpu", "--epochs", "10"])
+    rc = main(
+        [
+            "domains",
+            str(h5ad),
+            "--n-domains",
+            "auto",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--epochs",
+            "10",
+        ]
+    )
     assert rc == 0
     assert "chosen automatically" in capsys.readouterr().out
     assert "auto_k_scores" in ad.read_h5ad(out).uns["domain"]
@@ -43,7 +69,15 @@ def test_domains_auto(h5ad, tmp_path, capsys):
 def test_domains_errors(h5ad, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["domains", str(h5ad), "--n-domains", "seven", "--out", str(tmp_path / "x.h5ad")])
-    rc = main(["domains", str(tmp_path / "missing.h5ad"), "--n-domains", "3",
-               "--out", str(tmp_path / "x.h5ad")])
+    rc = main(
+        [
+            "domains",
+            str(tmp_path / "missing.h5ad"),
+            "--n-domains",
+            "3",
+            "--out",
+            str(tmp_path / "x.h5ad"),
+        ]
+    )
     assert rc == 2
     assert "error" in capsys.readouterr().err

@@ -103,8 +103,9 @@ def test_auto_number_of_domains(_slide):
     from napari_scdl.tl import domains
 
     adata = _slide.copy()
-    domains(adata, n_domains="auto", seed=0, device="cpu", use_histology=False,
-            k_min=2, k_max=6, **FAST)
+    domains(
+        adata, n_domains="auto", seed=0, device="cpu", use_histology=False, k_min=2, k_max=6, **FAST
+    )
     info = adata.uns["domain"]
     scores = dict(info["auto_k_scores"])
     assert set(scores) == {"2", "3", "4", "5", "6"}
@@ -137,8 +138,10 @@ def test_histology_features(_slide):
     assert feats.shape == (_slide.n_obs, len(FEATURE_NAMES))
     assert np.isfinite(feats).all() and feats[:, :3].min() >= 0 and feats[:, :3].max() <= 1
     # the synthetic image is coloured by domain: features differ between domains
-    means = [feats[(_slide.obs["truth"] == d).to_numpy(), :3].mean(0)
-             for d in _slide.obs["truth"].cat.categories]
+    means = [
+        feats[(_slide.obs["truth"] == d).to_numpy(), :3].mean(0)
+        for d in _slide.obs["truth"].cat.categories
+    ]
     assert np.ptp(np.array(means), axis=0).max() > 0.02
     bare = _slide.copy()
     bare.uns["spatial"] = {}

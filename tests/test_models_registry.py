@@ -122,8 +122,14 @@ def test_rerun_under_same_key_replaces_whole_result():
 
     a = synthetic_visium(50, n_domains=2, n_genes=20, seed=0, image=False)
     a.obs["mine"] = "user column"
-    write_result(a, "r", labels=np.zeros(a.n_obs), confidence=np.ones(a.n_obs),
-                 embedding=np.ones((a.n_obs, 2)), info={"model": "x"})
+    write_result(
+        a,
+        "r",
+        labels=np.zeros(a.n_obs),
+        confidence=np.ones(a.n_obs),
+        embedding=np.ones((a.n_obs, 2)),
+        info={"model": "x"},
+    )
     write_result(a, "r", embedding=np.zeros((a.n_obs, 3)), info={"model": "x"})
     assert "r" not in a.obs and "r_confidence" not in a.obs and a.obsm["X_r"].shape[1] == 3
     write_result(a, "mine", embedding=np.zeros((a.n_obs, 3)), info={"model": "x"})

@@ -69,27 +69,22 @@ def versions() -> dict[str, str]:
 
 
 def n_torch_threads(n_obs: int | None = None) -> int:
-    """A sensible torch thread count for training on ``n_obs`` spots.
+    """A sensible, deterministic torch thread count for training on ``n_obs`` spots.
 
-    torch's OpenMP threads spin at every operation's barrier: on an oversubscribed machine
-    each sparse op on a small graph ran ~40x slower with 2 threads than with 1 (measured on
-    a 2-core machine at load 12). So: ``$NAPARI_SCDL_THREADS`` if set; one thread for small
-    samples (< 2,000 spots, where threads only add overhead); otherwise the cores not already
-    busy (1-minute load average), at least one.
+    ``$NAPARI_SCDL_THREADS`` if set; one thread for small samples (< 2,000 spots: threads
+    only add overhead, and torch's OpenMP barriers made each sparse op on a small graph ~40x
+    slower with 2 threads than with 1 on a busy 2-core machine); else every available core.
+    The count never depends on the machine's momentary load: float reductions differ with
+    the thread count, so a fixed seed gives the same result only with the same count.
     """
     import os
 
     env = os.environ.get("NAPARI_SCDL_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if n_obs is not None and n_obs < 2000:
         return 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return max(1, min(cores, int(cores - busy + 0.5)))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class torch_threads:  # noqa: N801 - used as a context manager

@@ -176,8 +176,12 @@ def _gmm_proba(emb: np.ndarray, k: int, seed: int, max_ward: int = 5000) -> np.n
 
     means = ward_means(emb, k, seed=seed, max_spots=max_ward)
     gmm = GaussianMixture(
-        n_components=k, covariance_type="tied", means_init=means, random_state=seed,
-        reg_covar=1e-4, max_iter=300,
+        n_components=k,
+        covariance_type="tied",
+        means_init=means,
+        random_state=seed,
+        reg_covar=1e-4,
+        max_iter=300,
     )
     return gmm.fit(emb).predict_proba(emb)
 
@@ -215,8 +219,9 @@ def _leiden_proba(emb: np.ndarray, k: int, seed: int, n_neighbors: int = 15) -> 
     lo, hi, labels = 0.01, 5.0, None
     for _ in range(30):
         res = (lo + hi) / 2
-        sc.tl.leiden(tmp, resolution=res, random_state=seed, flavor="igraph", n_iterations=2,
-                     directed=False)
+        sc.tl.leiden(
+            tmp, resolution=res, random_state=seed, flavor="igraph", n_iterations=2, directed=False
+        )
         labels = tmp.obs["leiden"].astype(int).to_numpy()
         found = labels.max() + 1
         if found == k:

@@ -21,7 +21,14 @@ from .errors import MissingKeyError, ScdlError
 logger = logging.getLogger(__name__)
 
 FEATURE_NAMES = (
-    "mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "gradient", "darkness",
+    "mean_r",
+    "mean_g",
+    "mean_b",
+    "std_r",
+    "std_g",
+    "std_b",
+    "gradient",
+    "darkness",
 )
 _RES_ORDER = ("hires", "lowres")
 
@@ -104,8 +111,12 @@ def spot_image_features(
     mean = sums[:, :3]
     std = np.sqrt(np.maximum(sums[:, 3:6] - mean**2, 0))
     feats = np.column_stack([mean, std, sums[:, 6], 1 - sums[:, 7]]).astype(np.float32)
-    logger.info("histology: %d features per spot from the %s image (patch %d px)",
-                feats.shape[1], name, 2 * half + 1)
+    logger.info(
+        "histology: %d features per spot from the %s image (patch %d px)",
+        feats.shape[1],
+        name,
+        2 * half + 1,
+    )
     return feats
 
 

@@ -72,12 +72,17 @@ def side_by_side(viewer, spots, keys: list[str], *, gap: float = 0.08) -> list:
     ext = (images[0] if images else spots).extent.world
     width = float(ext[1][1] - ext[0][1]) * (1 + gap)
     layers = []
+    adata = spots.metadata["adata"]
+    for ly in viewer.layers:  # single-result views of this sample would sit under panel 1
+        if ly.metadata.get("scdl_role") == RESULT_ROLE and ly.metadata.get("adata") is adata:
+            ly.visible = False
     for i, key in enumerate(keys):
         shift = np.array([0.0, i * width])
         if i and images:
             _image_copy(viewer, images[0], f"{images[0].name} · panel {i + 1}", shift)
         layer, _ = show_categorical(viewer, spots, key, name=f"{spots.name.removesuffix(' spots')} · panel {i + 1}: {key}",
                                     translate=shift)
+        layer.visible = True
         layers.append(layer)
     viewer.reset_view()
     return layers

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 import time
 
 from ..errors import ScdlError
@@ -17,15 +19,22 @@ def add_parser(sub) -> None:
         "the AnnData with obs KEY, obs KEY_confidence, obsm X_KEY and uns KEY to --out.",
     )
     add_input(p)
-    p.add_argument("--n-domains", required=True, metavar="K", type=_n_domains,
-                   help="number of domains, or 'auto' to choose it by silhouette width")
+    p.add_argument(
+        "--n-domains",
+        required=True,
+        metavar="K",
+        type=_n_domains,
+        help="number of domains, or 'auto' to choose it by silhouette width",
+    )
     p.add_argument("--out", required=True, metavar="OUT.h5ad", help="where to write the result")
     add_seed_device(p)
-    p.add_argument("--key-added", default="domain", metavar="KEY",
-                   help="result key (default: domain)")
+    p.add_argument(
+        "--key-added", default="domain", metavar="KEY", help="result key (default: domain)"
+    )
     p.add_argument("--epochs", type=int, metavar="N", help="training epochs (default: model's)")
-    p.add_argument("--no-histology", action="store_true",
-                   help="do not weight the spot graph by the H&E image")
+    p.add_argument(
+        "--no-histology", action="store_true", help="do not weight the spot graph by the H&E image"
+    )
     p.set_defaults(func=run)
 
 
@@ -47,15 +56,25 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     adata = read_input(args.input)
     params = {} if args.epochs is None else {"epochs": args.epochs}
-    model = domains(adata, n_domains=args.n_domains, key_added=args.key_added,
-                    use_histology=not args.no_histology, seed=args.seed, device=args.device,
-                    **params)
+    # third-party chatter (squidpy's graph log) goes to stderr: stdout is the one summary line
+    with contextlib.redirect_stdout(sys.stderr):
+        model = domains(
+            adata,
+            n_domains=args.n_domains,
+            key_added=args.key_added,
+            use_histology=not args.no_histology,
+            seed=args.seed,
+            device=args.device,
+            **params,
+        )
     key = args.key_added
     if key not in adata.obs:
         raise ScdlError(f"domains: no result was written to obs['{key}']")
     out = write_h5ad(adata, args.out)
     n = adata.obs[key].nunique()
     auto = " (chosen automatically)" if args.n_domains == 0 else ""
-    print(f"domains: {n} domains{auto} on {adata.n_obs} spots in "
-          f"{time.perf_counter() - t0:.1f} s (device {model.device}) -> {out}")
+    print(
+        f"domains: {n} domains{auto} on {adata.n_obs} spots in "
+        f"{time.perf_counter() - t0:.1f} s (device {model.device}) -> {out}"
+    )
     return 0

@@ -52,6 +52,10 @@ class Param:
         """Convert a CLI string (or any value) to this parameter's type and check it."""
         if value is None:
             return None
+        if self.default is None and isinstance(value, str) and value.strip().lower() in (
+            "none", "null", ""
+        ):
+            return None
         if isinstance(value, str) and self.type is not str:
             low = value.strip().lower()
             if self.type is bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -56,22 +57,40 @@ class DomainGCN(BaseModel):
     writes = ("obs['{key}']", "obs['{key}_confidence']", "obsm['X_{key}']", "uns['{key}']")
     params = (
         Param("n_domains", 7, "number of domains (0: choose automatically)", min=0, max=50),
-        Param("use_histology", True, "weight the spot graph by H&E similarity (if an image exists)"),
+        Param(
+            "use_histology", True, "weight the spot graph by H&E similarity (if an image exists)"
+        ),
         Param("epochs", 300, "training epochs (full graph)", min=1, max=5000),
         Param("refine", True, "smooth domains by neighbourhood majority"),
         Param("n_top_genes", 3000, "highly variable genes used", min=50),
         Param("n_pcs", 50, "principal components fed to the network", min=5, max=500),
-        Param("lr", 1e-3, "learning rate (Adam)", min=1e-6, max=1.0),
-        Param("n_neighbors", 6, "spatial neighbours (Visium: 6 per hexagon ring)", min=2, max=60,
-              gui=False),
+        Param("lr", 1e-2, "learning rate (Adam)", min=1e-6, max=1.0),
+        Param(
+            "n_neighbors",
+            6,
+            "spatial neighbours (Visium: 6 per hexagon ring)",
+            min=2,
+            max=60,
+            gui=False,
+        ),
         Param("n_hidden", 128, "hidden units of the GCN encoder", min=8, max=4096, gui=False),
         Param("n_latent", 32, "embedding dimensions of the GCN", min=2, max=512, gui=False),
         Param("w_contrastive", 1.0, "weight of the contrastive loss", min=0.0, gui=False),
-        Param("embedding", "reconstruction", "what is clustered",
-              choices=("reconstruction", "latent"), gui=False),
+        Param(
+            "embedding",
+            "reconstruction",
+            "what is clustered",
+            choices=("reconstruction", "latent"),
+            gui=False,
+        ),
         Param("n_cluster_pcs", 20, "PCs of the embedding that are clustered", min=2, gui=False),
-        Param("cluster_method", "gmm", "clustering of the embedding",
-              choices=("gmm", "kmeans", "leiden"), gui=False),
+        Param(
+            "cluster_method",
+            "gmm",
+            "clustering of the embedding",
+            choices=("gmm", "kmeans", "leiden"),
+            gui=False,
+        ),
         Param("k_min", 3, "smallest number of domains tried when n_domains=0", min=2, gui=False),
         Param("k_max", 12, "largest number of domains tried when n_domains=0", min=2, gui=False),
     )
@@ -98,8 +117,10 @@ class DomainGCN(BaseModel):
         except ScdlError as err:
             problems.append(str(err))
         if "spatial" not in adata.obsm:
-            problems.append("adata.obsm['spatial'] (spot coordinates) is missing; read the "
-                            "sample with napari_scdl.io.read()")
+            problems.append(
+                "adata.obsm['spatial'] (spot coordinates) is missing; read the "
+                "sample with napari_scdl.io.read()"
+            )
         if adata.n_obs < 10:
             problems.append(f"the sample has {adata.n_obs} spots; domains need at least 10")
         k_hi = hp["n_domains"] or hp["k_max"]
@@ -110,7 +131,9 @@ class DomainGCN(BaseModel):
         if X is not None and X.nnz == 0:
             problems.append("the expression matrix is all zeros")
         if problems:
-            raise ModelSetupError(f"{self.name} cannot run on this sample:\n- " + "\n- ".join(problems))
+            raise ModelSetupError(
+                f"{self.name} cannot run on this sample:\n- " + "\n- ".join(problems)
+            )
         self._prepare(adata, X)
 
     def _prepare(self, adata, X: sp.csr_matrix) -> None:
@@ -129,13 +152,22 @@ class DomainGCN(BaseModel):
 
             feats = spot_image_features(adata)
             if feats is None:
-                logger.warning("%s: no tissue image in adata.uns['spatial']; the graph is "
-                               "not weighted by histology", self.name)
+                logger.warning(
+                    "%s: no tissue image in adata.uns['spatial']; the graph is "
+                    "not weighted by histology",
+                    self.name,
+                )
             else:
                 self._edge_weight = histology_weights(self._adjacency, feats)
                 self._histology_used = True
-        logger.info("%s: %d spots, %d HVGs -> %d PCs, %d edges", self.name, adata.n_obs,
-                    int(mask.sum()), self._x.shape[1], self._adjacency.nnz)
+        logger.info(
+            "%s: %d spots, %d HVGs -> %d PCs, %d edges",
+            self.name,
+            adata.n_obs,
+            int(mask.sum()),
+            self._x.shape[1],
+            self._adjacency.nnz,
+        )
 
     # -- training -------------------------------------------------------------------------
     def _fit_iter(self) -> Iterator[Progress]:
@@ -146,8 +178,9 @@ class DomainGCN(BaseModel):
         hp = self.hparams
         with _torch_threads(self._x.shape[0]):
             seed_everything_local(self.seed)
-            self.module = Net(self._x.shape[1], n_hidden=hp["n_hidden"],
-                              n_latent=hp["n_latent"]).to(self.device)
+            self.module = Net(
+                self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
+            ).to(self.device)
             x = torch.from_numpy(self._x).to(self.device)
             adj = _torch_csr(gcn_normalize(self._edge_weight), self.device)
             readout = _torch_csr(with_self_loops(self._adjacency), self.device)
@@ -157,8 +190,11 @@ class DomainGCN(BaseModel):
                 perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
                 yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
 
-            plan = TrainingPlan(n_epochs=hp["epochs"], lr=hp["lr"], loss_weights={
-                "w_rec": 1.0, "w_dgi": hp["w_contrastive"]})
+            plan = TrainingPlan(
+                n_epochs=hp["epochs"],
+                lr=hp["lr"],
+                loss_weights={"w_rec": 1.0, "w_dgi": hp["w_contrastive"]},
+            )
             yield from plan.run(self.module, batches, history=self.history, label=self.name)
             with torch.no_grad():
                 z, x_hat = self.module(x, adj)
@@ -177,10 +213,16 @@ class DomainGCN(BaseModel):
         k = hp["n_domains"]
         if not k:
             k, self._auto_k = choose_n_clusters(
-                self._latent, range(hp["k_min"], hp["k_max"] + 1), seed=self.seed)
+                self._latent, range(hp["k_min"], hp["k_max"] + 1), seed=self.seed
+            )
         self._labels, self._confidence = cluster_embedding(
-            self._latent, k, method=hp["cluster_method"], seed=self.seed,
-            adjacency=self._adjacency, refine=hp["refine"])
+            self._latent,
+            k,
+            method=hp["cluster_method"],
+            seed=self.seed,
+            adjacency=self._adjacency,
+            refine=hp["refine"],
+        )
 
     # -- getters ----------------------------------------------------------------------------
     def get_latent(self) -> np.ndarray | None:
@@ -245,9 +287,15 @@ def _torch_csr(m: sp.csr_matrix, device: str):
 
     m = sp.csr_matrix(m, dtype=np.float32)
     m.sort_indices()
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
-        torch.from_numpy(m.data), size=m.shape, device=device)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": mm is all we use
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(m.indptr.astype(np.int64)),
+            torch.from_numpy(m.indices.astype(np.int64)),
+            torch.from_numpy(m.data),
+            size=m.shape,
+            device=device,
+        )
 
 
 #: spots per torch CPU thread: below this, threading overhead outweighs the work (and
