@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from tests_paths import PEER
 from visium_fixtures import write_visium_folder
 
 from napari_scdl.errors import DataFormatError
 from napari_scdl.io import can_read, read, read_visium, write_h5ad
-from tests_paths import PEER
 
 
 @pytest.mark.realdata

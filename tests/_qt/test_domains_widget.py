@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt
+from sklearn.metrics import adjusted_rand_score
 
 from napari_scdl._qt._domains_widget import DomainsWidget
 from napari_scdl._qt._launch import add_sample
-from sklearn.metrics import adjusted_rand_score
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -176,29 +174,28 @@ class DomainGCN(BaseModel):
         from .nn._gcn import DomainGCN as Net
 
         hp = self.hparams
-        with _torch_threads(self._x.shape[0]):
-            seed_everything_local(self.seed)
-            self.module = Net(
-                self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
-            ).to(self.device)
-            x = torch.from_numpy(self._x).to(self.device)
-            adj = _torch_csr(gcn_normalize(self._edge_weight), self.device)
-            readout = _torch_csr(with_self_loops(self._adjacency), self.device)
-            gen = torch_generator(self.seed, self.device)
+        seed_everything_local(self.seed)
+        self.module = Net(
+            self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
+        ).to(self.device)
+        x = torch.from_numpy(self._x).to(self.device)
+        adj = _torch_csr(gcn_normalize(self._edge_weight), self.device)
+        readout = _torch_csr(with_self_loops(self._adjacency), self.device)
+        gen = torch_generator(self.seed, self.device)
 
-            def batches():
-                perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
-                yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
+        def batches():
+            perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
+            yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
 
-            plan = TrainingPlan(
-                n_epochs=hp["epochs"],
-                lr=hp["lr"],
-                loss_weights={"w_rec": 1.0, "w_dgi": hp["w_contrastive"]},
-            )
-            yield from plan.run(self.module, batches, history=self.history, label=self.name)
-            with torch.no_grad():
-                z, x_hat = self.module(x, adj)
-            emb = (x_hat if hp["embedding"] == "reconstruction" else z).cpu().numpy()
+        plan = TrainingPlan(
+            n_epochs=hp["epochs"],
+            lr=hp["lr"],
+            loss_weights={"w_rec": 1.0, "w_dgi": hp["w_contrastive"]},
+        )
+        yield from plan.run(self.module, batches, history=self.history, label=self.name)
+        with torch.no_grad():
+            z, x_hat = self.module(x, adj)
+        emb = (x_hat if hp["embedding"] == "reconstruction" else z).cpu().numpy()
         yield Progress(hp["epochs"], hp["epochs"], f"{self.name}: clustering")
         self._cluster(emb)
 
@@ -301,18 +298,3 @@ def _torch_csr(m: sp.csr_matrix, device: str):
 #: spots per torch CPU thread: below this, threading overhead outweighs the work (and
 #: costs several-fold when another process shares the cores)
 SPOTS_PER_THREAD = 25_000
-
-
-@contextmanager
-def _torch_threads(n_spots: int):
-    """Use one CPU thread per ``SPOTS_PER_THREAD`` spots (at most every core this process
-    may use) while training; torch's thread count is restored afterwards."""
-    import torch
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(min(max(1, cores or 1), 1 + n_spots // SPOTS_PER_THREAD)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
