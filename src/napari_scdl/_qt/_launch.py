@@ -54,7 +54,10 @@ def open_viewer(path: str | Path | None = None, *, adata=None, widgets: bool = T
         for name in widget_names():
             d, _ = viewer.window.add_plugin_dock_widget(PLUGIN, name, tabify=dock is not None)
             dock = dock or d
-        if dock is not None:
+        if dock is not None:  # show the first panel (domains) once Qt has tabified them all
+            from qtpy.QtWidgets import QApplication
+
+            QApplication.processEvents()
             dock.raise_()
     viewer.reset_view()
     return viewer
