@@ -157,17 +157,19 @@ class BaseModel:
         return self
 
     # -- getters (override what the model produces) -----------------------------------
+    # By default each getter returns what the model stored in ``_latent``, ``_labels``,
+    # ``_confidence`` or ``_imputed`` (None when it produces no such output).
     def get_latent(self) -> np.ndarray | None:
-        return None
+        return getattr(self, "_latent", None)
 
     def get_labels(self) -> np.ndarray | None:
-        return None
+        return getattr(self, "_labels", None)
 
     def get_confidence(self) -> np.ndarray | None:
-        return None
+        return getattr(self, "_confidence", None)
 
     def get_imputed(self) -> np.ndarray | None:
-        return None
+        return getattr(self, "_imputed", None)
 
     def extra_uns(self) -> dict[str, Any]:
         """Model-specific results stored beside params in ``uns[key]``."""

@@ -208,19 +208,7 @@ class LatentModel(BaseModel):
             return
         self._labels, self._confidence = assign_classes(self._latent, self._clusters)
 
-    # -- getters ----------------------------------------------------------------------------
-    def get_latent(self) -> np.ndarray | None:
-        return self._latent
-
-    def get_imputed(self) -> np.ndarray | None:
-        return self._imputed
-
-    def get_labels(self) -> np.ndarray | None:
-        return self._labels
-
-    def get_confidence(self) -> np.ndarray | None:
-        return self._confidence
-
+    # -- results (the getters are BaseModel's: they return _latent, _labels, ...) -----------
     def extra_uns(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "genes": list(self.var_names or []),

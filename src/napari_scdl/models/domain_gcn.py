@@ -221,16 +221,7 @@ class DomainGCN(BaseModel):
             refine=hp["refine"],
         )
 
-    # -- getters ----------------------------------------------------------------------------
-    def get_latent(self) -> np.ndarray | None:
-        return self._latent
-
-    def get_labels(self) -> np.ndarray | None:
-        return self._labels
-
-    def get_confidence(self) -> np.ndarray | None:
-        return self._confidence
-
+    # -- results (the getters are BaseModel's: they return _latent, _labels, ...) -----------
     def extra_uns(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "n_domains": int(self._labels.max()) + 1 if self._labels is not None else 0,
