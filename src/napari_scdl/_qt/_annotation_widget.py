@@ -35,6 +35,7 @@ from ._category_list import CategoryPanel
 from ._inspector import SpotInspector
 from ._runner import report_error
 from ._samples import SampleSelector, categorical_columns
+from ._store_link import switch_store
 
 
 class AnnotationWidget(QWidget):
@@ -136,16 +137,9 @@ class AnnotationWidget(QWidget):
 
     # -- sample, column, refresh ----------------------------------------------------------
     def _set_sample(self, layer) -> None:
-        if self.store is not None:
-            self.store.events.disconnect(self._on_store_event)
-            self.store = None
-        if layer is not None:
-            try:
-                self.store = AnnotationStore.for_adata(layer.metadata["adata"])
-            except Exception as err:  # noqa: BLE001 - shown to the user
-                self.message(report_error(err, "opening the annotations"), error=True)
-            else:
-                self.store.events.connect(self._on_store_event)
+        self.store = switch_store(
+            self.store, layer, self._on_store_event, lambda m: self.message(m, error=True)
+        )
         self._refresh_columns()
         self.refresh(show=True)
         if self.store is not None and self.store.columns:

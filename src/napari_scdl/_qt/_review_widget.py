@@ -27,6 +27,7 @@ from ._result_layers import result_layer, show_values
 from ._review_queue import ReviewQueue
 from ._runner import Runner, report_error
 from ._samples import SampleSelector
+from ._store_link import switch_store
 
 MODEL = "semisup_gnn"
 KEY = "predicted_label"
@@ -135,16 +136,9 @@ class ReviewWidget(QWidget):
             self.message(report_error(err, what), error=True)
 
     def _set_sample(self, layer) -> None:
-        if self.store is not None:
-            self.store.events.disconnect(self._on_store_event)
-            self.store = None
-        if layer is not None:
-            try:
-                self.store = AnnotationStore.for_adata(layer.metadata["adata"])
-            except Exception as err:  # noqa: BLE001 - shown to the user
-                self.message(report_error(err, "opening the annotations"), error=True)
-            else:
-                self.store.events.connect(self._on_store_event)
+        self.store = switch_store(
+            self.store, layer, self._on_store_event, lambda m: self.message(m, error=True)
+        )
         self.queue.table = None  # suggestions belong to the previous sample
         self._refresh_columns()
 
