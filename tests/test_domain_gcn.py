@@ -43,10 +43,10 @@ def test_network_on_tiny_graph():
     assert {"loss", "reconstruction", "contrastive"} <= set(out)
     assert torch.isfinite(out["loss"])
     out["loss"].backward()
-    assert net.enc1.weight.grad is not None
-    before = net.dec.weight.detach().clone()
+    assert net.enc1.lin.weight.grad is not None
+    before = net.dec.lin.weight.detach().clone()
     net.reset_parameters()
-    assert not torch.equal(before, net.dec.weight)
+    assert not torch.equal(before, net.dec.lin.weight)
     assert "n_latent=3" in repr(net)
 
 
@@ -148,3 +148,32 @@ def test_histology_features(_slide):
     assert spot_image_features(bare) is None
     with pytest.raises(ScdlError, match="no tissue image"):
         spot_image_features(bare, required=True)
+
+
+def test_applies_to_another_slide(fitted, tmp_path):
+    """A saved domain model labels a second slide (same genes) without training, into the
+    domains it learned; on the training slide it reproduces its own domains."""
+    from napari_scdl.datasets import synthetic_visium
+
+    adata, model = fitted
+    loaded = BaseModel.load(model.save(tmp_path / "domains.pt"), device="cpu")
+    loaded.transform(adata.copy())
+    assert (loaded.get_labels() == model.get_labels()).mean() > 0.95
+    np.testing.assert_allclose(loaded.get_latent(), model.get_latent(), rtol=1e-3, atol=1e-3)
+
+    other = synthetic_visium(400, n_domains=4, n_genes=100, seed=7)  # another "tissue"
+    loaded.transform(other)
+    loaded.write(other, "applied")
+    assert adjusted_rand_score(other.obs["truth"], other.obs["applied"]) > 0.8
+    assert set(other.obs["applied"].astype(int)) <= set(model.get_labels())
+    conf = other.obs["applied_confidence"].to_numpy()
+    assert conf.min() >= 0 and conf.max() <= 1
+    assert other.uns["applied"]["transferred"] is True
+    assert other.uns["applied"]["params"] == model.hparams
+
+
+def test_transfer_needs_the_genes(fitted):
+    adata, model = fitted
+    bad = adata[:, 10:].copy()
+    with pytest.raises(ModelSetupError, match="genes are missing"):
+        model.transform(bad)

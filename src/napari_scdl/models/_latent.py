@@ -242,9 +242,11 @@ def gaussian_classes(latent: np.ndarray, labels: np.ndarray) -> dict[str, np.nda
 
 
 def assign_classes(
-    latent: np.ndarray, model: dict[str, np.ndarray]
+    latent: np.ndarray, model: dict[str, np.ndarray], *, return_proba: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and posterior probability of each spot under :func:`gaussian_classes`."""
+    """Labels and posterior probability of each spot under :func:`gaussian_classes`
+    (with ``return_proba``, the posteriors of every class, columns in ``model['classes']``
+    order, instead of the assigned class's)."""
     x = np.asarray(latent, dtype=np.float64)
     prec = np.linalg.inv(model["cov"])
     logp = np.empty((len(x), len(model["classes"])))
@@ -255,4 +257,7 @@ def assign_classes(
     p = np.exp(logp)
     p /= p.sum(1, keepdims=True)
     best = p.argmax(1)
-    return model["classes"][best].astype(np.int64), p[np.arange(len(x)), best].astype(np.float32)
+    labels = model["classes"][best].astype(np.int64)
+    if return_proba:
+        return labels, p.astype(np.float32)
+    return labels, p[np.arange(len(x)), best].astype(np.float32)

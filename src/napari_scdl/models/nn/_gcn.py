@@ -1,8 +1,10 @@
 """Graph-convolutional autoencoder with a local contrastive (deep graph infomax) head.
 
 Tensors in, tensors out: the spot graph is a sparse, normalised adjacency
-(``torch.sparse_csr`` / COO tensor) and every propagation is a sparse matmul, so memory
-grows with the number of edges, never with n x n.
+(``torch.sparse_csr`` tensor, ``D^-1/2 (A + I) D^-1/2`` computed once) passed to
+torch-geometric's :class:`~torch_geometric.nn.GCNConv` layers (``normalize=False``), so
+every propagation is a sparse matmul and memory grows with the number of edges, never
+with n x n.
 
 Follows the objective of GraphST (Long et al. 2023, Nat. Commun. 14:1155): a GCN encoder
 trained to reconstruct its input through a GCN decoder, plus a deep-graph-infomax loss
@@ -15,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.nn import GCNConv
 
 
 class _SymmetricSpMM(torch.autograd.Function):
@@ -55,16 +58,16 @@ class DomainGCN(nn.Module):
         super().__init__()
         self.n_input, self.n_hidden, self.n_latent = n_input, n_hidden, n_latent
         self.dropout = dropout
-        self.enc1 = nn.Linear(n_input, n_hidden)
-        self.enc2 = nn.Linear(n_hidden, n_latent)
-        self.dec = nn.Linear(n_latent, n_input)
+        # the adjacency comes normalised (and is reused every step): normalize=False
+        self.enc1 = GCNConv(n_input, n_hidden, normalize=False)
+        self.enc2 = GCNConv(n_hidden, n_latent, normalize=False)
+        self.dec = GCNConv(n_latent, n_input, normalize=False)
         self.disc = nn.Parameter(torch.empty(n_latent, n_latent))  # bilinear discriminator
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for lin in (self.enc1, self.enc2, self.dec):
-            nn.init.xavier_uniform_(lin.weight)
-            nn.init.zeros_(lin.bias)
+        for conv in (self.enc1, self.enc2, self.dec):
+            conv.reset_parameters()  # glorot weights, zero bias
         nn.init.xavier_uniform_(self.disc)
 
     # -- forward ----------------------------------------------------------------------
@@ -72,12 +75,12 @@ class DomainGCN(nn.Module):
         """Embedding ``z`` (n x n_latent) of features ``x`` on graph ``adj``."""
         if self.dropout > 0:
             x = F.dropout(x, self.dropout, self.training)
-        h = F.elu(propagate(adj, self.enc1(x)))
-        return propagate(adj, self.enc2(h))
+        h = F.elu(self.enc1(x, adj))
+        return self.enc2(h, adj)
 
     def decode(self, z: Tensor, adj: Tensor) -> Tensor:
         """Reconstruction of the input features from ``z``."""
-        return propagate(adj, self.dec(z))
+        return self.dec(z, adj)
 
     def forward(self, x: Tensor, adj: Tensor) -> tuple[Tensor, Tensor]:
         z = self.encode(x, adj)
