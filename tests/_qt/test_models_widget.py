@@ -177,3 +177,28 @@ def test_registered_model_gets_a_form_without_gui_code(viewer_and_widget, qtbot,
     # switching back rebuilds the form for the other model
     _choose(widget, "vae")
     assert "likelihood" in [w.name for w in widget.form]
+
+
+def test_apply_saved_domain_model_to_second_slide(viewer_and_widget, qtbot, tmp_path):
+    """A domain model trained on one slide, loaded from file in the Models panel, colours a
+    second slide by the domains it learned."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from napari_scdl._qt._launch import add_sample
+    from napari_scdl.datasets import synthetic_visium
+    from napari_scdl.tl import domains
+
+    viewer, widget = viewer_and_widget
+    first = widget.sample.adata
+    fast = {"epochs": 40, "n_top_genes": 60, "n_pcs": 15, "n_hidden": 32, "n_latent": 8}
+    path = domains(first, n_domains=3, seed=0, device="cpu", **fast).save(tmp_path / "d.pt")
+    add_sample(viewer, synthetic_visium(300, n_domains=3, n_genes=80, seed=4, library_id="b"))
+    widget.sample.setCurrentIndex(1)
+    second = widget.sample.adata
+    widget.load_and_apply(path)
+    assert widget.chooser.currentData() == "domain_gcn"
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=WAIT)
+    assert second.uns["domain"]["transferred"] and second.uns["domain"]["model_file"]
+    assert adjusted_rand_score(second.obs["truth"], second.obs["domain"]) > 0.6
+    (layer,) = _result_layers(viewer, "domain")
+    assert _n_colors(layer) == second.obs["domain"].nunique()
