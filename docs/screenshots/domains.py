@@ -6,6 +6,7 @@ Run: xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots/domains.py
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import napari
@@ -22,8 +23,11 @@ OUT = ROOT / "docs" / "images"
 
 
 def wait(widget) -> None:
+    # an idle event loop, as napari's own: a busy processEvents() loop would take a core
+    # from the training thread
     while widget.runner.running:
         QApplication.processEvents()
+        time.sleep(0.05)
 
 
 def main() -> None:
