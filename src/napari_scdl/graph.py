@@ -79,11 +79,24 @@ def build_graph(
     return conn.tocsr()
 
 
-def _squidpy(sq, xy: np.ndarray, **kwargs):
+def _squidpy(sq, xy: np.ndarray, *, coord_type: str, **kwargs):
+    """``(connectivities, distances)`` from squidpy: its per-kind builders where they exist
+    (squidpy >= 1.8; ``spatial_neighbors`` is deprecated there and goes in 1.9), else
+    ``spatial_neighbors(coord_type=...)``."""
     import anndata as ad
 
     tmp = ad.AnnData(obs={"_": np.zeros(len(xy))}, obsm={"spatial": xy})
-    return sq.gr.spatial_neighbors(tmp, copy=True, **kwargs)
+    if hasattr(sq.gr, "spatial_neighbors_grid"):
+        if coord_type == "grid":
+            build = sq.gr.spatial_neighbors_grid
+        elif "radius" in kwargs:
+            build = sq.gr.spatial_neighbors_radius
+        else:
+            build = sq.gr.spatial_neighbors_knn
+        res = build(tmp, copy=True, **kwargs)
+    else:  # older squidpy
+        res = sq.gr.spatial_neighbors(tmp, coord_type=coord_type, copy=True, **kwargs)
+    return res[0], res[1]
 
 
 def spatial_neighbors(
