@@ -45,7 +45,7 @@ def test_read_peer_squidpy_h5ad():
 
 
 @pytest.mark.parametrize("counts", ["h5", "mtx"])
-@pytest.mark.parametrize("positions", ["v1", "v2"])
+@pytest.mark.parametrize("positions", ["v1", "v2", "parquet"])
 def test_layout_variants(tmp_path, _small_adata, counts, positions):
     d = write_visium_folder(_small_adata, tmp_path / "s", counts=counts, positions=positions)
     a = read(d)
@@ -170,3 +170,22 @@ def test_h5ad_without_coordinates(tmp_path, _small_adata):
     ad.AnnData(X=_small_adata.X).write_h5ad(tmp_path / "nocoords.h5ad")
     with pytest.raises(DataFormatError, match="no obsm\\['spatial'\\]"):
         read(tmp_path / "nocoords.h5ad")
+
+
+def test_square_bins_read_and_get_a_square_grid_graph(tmp_path, _small_adata):
+    """Visium HD-like bins (a square grid, positions in parquet, as Space Ranger 3 writes
+    them under binned_outputs/square_008um/) read like spots, and the spot graph links
+    each bin to its 4 side neighbours, not 6 hexagon neighbours."""
+    from napari_scdl.graph import build_graph, grid_neighbours
+
+    b = _small_adata[:100].copy()
+    rows, cols = np.divmod(np.arange(100), 10)
+    b.obs["array_row"], b.obs["array_col"] = rows, cols
+    b.obsm["spatial"] = np.c_[200 + 30 * cols, 200 + 30 * rows].astype(float)
+    a = read(write_visium_folder(b, tmp_path / "square_008um", positions="parquet"))
+    assert a.n_obs == 100
+    assert grid_neighbours(a) == 4
+    deg = np.asarray(build_graph(a).sum(1)).ravel()
+    interior = (rows > 0) & (rows < 9) & (cols > 0) & (cols < 9)
+    assert (deg[interior] == 4).all() and deg.max() == 4
+    assert grid_neighbours(_small_adata) == 6  # hexagonal Visium spots

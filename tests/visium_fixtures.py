@@ -20,6 +20,7 @@ def write_visium_folder(
     *,
     counts: str = "h5",  # "h5" | "mtx" | "none"
     positions: str = "v2",  # "v2" (tissue_positions.csv, header) | "v1" (list, no header)
+    # | "parquet" (tissue_positions.parquet, Visium HD bins)
     images: tuple[str, ...] = ("hires", "lowres"),
     extra_off_tissue: int = 5,
 ) -> Path:
@@ -67,6 +68,8 @@ def write_visium_folder(
     })
     if positions == "v2":
         pos.to_csv(spatial / "tissue_positions.csv", index=False)
+    elif positions == "parquet":
+        pos.to_parquet(spatial / "tissue_positions.parquet", index=False)
     else:
         pos.to_csv(spatial / "tissue_positions_list.csv", index=False, header=False)
 

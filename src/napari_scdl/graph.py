@@ -37,6 +37,15 @@ def _resolve_kind(adata, kind: GraphKind) -> str:
     return "visium" if {"array_row", "array_col"} <= set(adata.obs.columns) else "knn"
 
 
+def grid_neighbours(adata) -> int:
+    """Neighbours per ring of the array grid: 6 for Visium's hexagonal spots (every spot
+    has ``array_row + array_col`` even), 4 for a square grid (Visium HD bins)."""
+    if not {"array_row", "array_col"} <= set(adata.obs.columns):
+        return 6
+    rc = adata.obs[["array_row", "array_col"]].to_numpy(dtype=np.int64)
+    return 6 if ((rc[:, 0] + rc[:, 1]) % 2 == 0).all() else 4
+
+
 def build_graph(
     adata,
     *,
@@ -50,7 +59,8 @@ def build_graph(
     ----------
     kind
         ``visium``: the 6 hexagonal neighbours of a Visium grid (``n_neighbors`` rings of
-        6 when ``n_neighbors`` > 6 is a multiple of 6); ``knn``: ``n_neighbors`` nearest
+        6 when ``n_neighbors`` > 6 is a multiple of 6), or the 4 side neighbours of a
+        square grid of bins (Visium HD; as many rings); ``knn``: ``n_neighbors`` nearest
         spots; ``radius``: every spot within ``radius`` (full-resolution pixels);
         ``auto``: ``visium`` when ``obs`` has ``array_row``/``array_col``, else ``knn``.
     """
@@ -63,7 +73,8 @@ def build_graph(
         raise ScdlError("a spatial graph needs at least 2 spots")
     if kind == "visium":
         n_rings = max(1, n_neighbors // 6)
-        conn, _ = _squidpy(sq, xy, coord_type="grid", n_neighs=6, n_rings=n_rings)
+        per_ring = grid_neighbours(adata)
+        conn, _ = _squidpy(sq, xy, coord_type="grid", n_neighs=per_ring, n_rings=n_rings)
     elif kind == "knn":
         conn, _ = _squidpy(sq, xy, coord_type="generic", n_neighs=min(n_neighbors, n - 1))
     elif kind == "radius":

@@ -154,19 +154,29 @@ def _read_counts(root: Path, counts_file: str):
 
 
 def _read_positions(spatial: Path, problems: list[str]) -> pd.DataFrame | None:
-    candidates = [spatial / "tissue_positions.csv", spatial / "tissue_positions_list.csv"]
+    # Space Ranger >= 2.0: tissue_positions.csv (header); 1.x: tissue_positions_list.csv
+    # (no header); Visium HD bins (Space Ranger >= 3.0): tissue_positions.parquet
+    candidates = [
+        spatial / "tissue_positions.csv",
+        spatial / "tissue_positions_list.csv",
+        spatial / "tissue_positions.parquet",
+    ]
     file = next((f for f in candidates if f.exists()), None)
     if file is None:
         problems.append(
-            f"spatial/tissue_positions.csv (or tissue_positions_list.csv) not found in "
-            f"{spatial.parent}; expected a Space Ranger folder"
+            f"spatial/tissue_positions.csv (or tissue_positions_list.csv, or "
+            f"tissue_positions.parquet) not found in {spatial.parent}; expected a Space "
+            "Ranger folder"
         )
         return None
-    with open(file) as fh:
-        first = fh.readline()
-    has_header = first.lower().startswith("barcode")
     try:
-        df = pd.read_csv(file, header=0 if has_header else None)
+        if file.suffix == ".parquet":
+            df = pd.read_parquet(file)
+        else:
+            with open(file) as fh:
+                first = fh.readline()
+            has_header = first.lower().startswith("barcode")
+            df = pd.read_csv(file, header=0 if has_header else None)
     except Exception as err:  # noqa: BLE001
         problems.append(f"cannot parse {file} ({err})")
         return None
