@@ -189,3 +189,8 @@ def test_square_bins_read_and_get_a_square_grid_graph(tmp_path, _small_adata):
     interior = (rows > 0) & (rows < 9) & (cols > 0) & (cols < 9)
     assert (deg[interior] == 4).all() and deg.max() == 4
     assert grid_neighbours(_small_adata) == 6  # hexagonal Visium spots
+    # drawn as squares of the bin's width (round spots stay discs)
+    from napari_scdl.layers import spots_layer
+
+    assert spots_layer(a)[1]["symbol"] == "square"
+    assert spots_layer(_small_adata)[1]["symbol"] == "disc"

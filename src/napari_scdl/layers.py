@@ -121,6 +121,7 @@ def spots_layer(adata, *, library_id_: str | None = None, name: str | None = Non
         {
             "name": name or f"{sample_name(adata)} spots",
             "size": spot_diameter(adata, lib),
+            "symbol": spot_symbol(adata),
             "features": spot_features(adata),
             "face_color": DEFAULT_SPOT_COLOR,
             "border_width": 0.0,
@@ -129,6 +130,14 @@ def spots_layer(adata, *, library_id_: str | None = None, name: str | None = Non
         },
         "points",
     )
+
+
+def spot_symbol(adata) -> str:
+    """``square`` for the square bins of Visium HD, else ``disc`` (round Visium spots, and
+    any other platform)."""
+    from .graph import grid_neighbours
+
+    return "square" if grid_neighbours(adata) == 4 else "disc"
 
 
 def adata_to_layers(adata, *, library_id_: str | None = None) -> list[tuple[Any, dict, str]]:

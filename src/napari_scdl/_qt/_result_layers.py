@@ -28,7 +28,7 @@ def result_layer(viewer, spots, key: str, *, name: str | None = None, translate=
             return ly
     layer = viewer.add_points(
         np.asarray(spots.data), size=spots.size, name=name, features=spot_features(adata),
-        border_width=0.0, translate=translate if translate is not None else spots.translate,
+        symbol=spots.symbol, border_width=0.0, translate=translate if translate is not None else spots.translate,
         metadata={"adata": adata, "sample_id": spots.metadata.get("sample_id"),
                   "scdl_role": RESULT_ROLE, "key": key, "library_id": spots.metadata.get("library_id")},
     )
