@@ -25,6 +25,8 @@ import time
 import numpy as np
 from _common import DATA, ari_annotated, load_truth, measure
 
+from napari_scdl.cli._common import parse_params
+
 SAMPLE = DATA / "dlpfc151673"
 
 
@@ -127,7 +129,7 @@ def main() -> None:
         help="domain_gcn parameter (repeatable)",
     )
     args = p.parse_args()
-    params = dict(item.split("=", 1) for item in args.param)
+    params = parse_params(args.param)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"cpu cores: {os.cpu_count()}, load average at start: {load:.1f}")
     out = []

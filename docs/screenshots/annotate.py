@@ -8,34 +8,22 @@ Uses the real DLPFC slide when ../shared/data is present (else the synthetic sam
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from _shared import DLPFC, IMAGES, sample_with_truth, settle
 
-REPO = Path(__file__).resolve().parents[2]
-DLPFC = REPO.parent / "shared" / "data" / "dlpfc151673"
-OUT = REPO / "docs" / "images" / "annotate_draw.png"
+OUT = IMAGES / "annotate_draw.png"
 
 
 def main() -> None:
     import napari
-    from qtpy.QtWidgets import QApplication
 
     from napari_scdl._qt._annotation_widget import AnnotationWidget
     from napari_scdl._qt._launch import add_sample
     from napari_scdl.annotations import AnnotationStore, geometry
-    from napari_scdl.datasets import synthetic_visium
-    from napari_scdl.io import read
     from napari_scdl.layers import xy_to_rc
 
-    if DLPFC.exists():
-        adata = read(DLPFC)
-        truth = pd.read_csv(DLPFC / "ground_truth.tsv", sep="\t", index_col=0)["layer"]
-        truth = truth.reindex(adata.obs_names)
-    else:
-        adata = synthetic_visium(2000, n_domains=5, seed=0)
-        truth = adata.obs["truth"].astype(str)
+    adata, truth = sample_with_truth()
     # autosave into a scratch folder, never next to the shared data
     # (keep a reference: the widget gets this same store while it is alive)
     store = AnnotationStore.for_adata(adata, project_dir=tempfile.mkdtemp(), autosave=True)
@@ -75,8 +63,7 @@ def main() -> None:
     w.inspector.show_spot(i)
     w.message("Lasso drawn around Layer 3: press 'Assign to Layer 3' (Ctrl+Z undoes)")
     viewer.reset_view()
-    for _ in range(5):
-        QApplication.processEvents()
+    settle(5)
     viewer.window.screenshot(str(OUT), canvas_only=False)
     print(f"wrote {OUT}")
 

@@ -8,46 +8,21 @@ docs/images/figure_MOBP.png and docs/images/figure_layers.png.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pandas as pd
-
-REPO = Path(__file__).resolve().parents[2]
-DLPFC = REPO.parent / "shared" / "data" / "dlpfc151673"
-IMAGES = REPO / "docs" / "images"
-
-
-def _wait(app, cond, timeout=300.0) -> None:
-    t0 = time.time()
-    while not cond():
-        app.processEvents()
-        time.sleep(0.05)
-        if time.time() - t0 > timeout:
-            raise TimeoutError("the widget did not finish in time")
+from _shared import DLPFC, IMAGES, sample_with_truth, settle, wait_until
 
 
 def main() -> None:
     import napari
-    from qtpy.QtWidgets import QApplication
 
     from napari_scdl._qt._expression_widget import ExpressionWidget
     from napari_scdl._qt._launch import add_sample
-    from napari_scdl.datasets import synthetic_visium
     from napari_scdl.figure import export_figure
-    from napari_scdl.io import read
 
-    if DLPFC.exists():
-        adata = read(DLPFC)
-        truth = pd.read_csv(DLPFC / "ground_truth.tsv", sep="\t", index_col=0)["layer"]
-        adata.obs["layer"] = pd.Categorical(truth.reindex(adata.obs_names))
-        group, gene = "WM", "MOBP"
-    else:
-        adata = synthetic_visium(2000, n_domains=5, seed=0)
-        adata.obs["layer"] = adata.obs["truth"]
-        group, gene = "Layer5", "MK5_0"
+    adata, truth = sample_with_truth()
+    adata.obs["layer"] = pd.Categorical(truth)
+    group, gene = ("WM", "MOBP") if DLPFC.exists() else ("Layer5", "MK5_0")
     viewer = napari.Viewer(title="napari-scdl: genes & markers")
-    app = QApplication.instance()
     viewer.window._qt_window.resize(1500, 1050)
     add_sample(viewer, adata)
     widget = ExpressionWidget(viewer)
@@ -56,7 +31,7 @@ def main() -> None:
     panel.groupby.refresh()
     panel.groupby.setCurrentText("layer")
     panel.runner.run_button.click()
-    _wait(app, lambda: not panel.runner.running)
+    wait_until(lambda: not panel.runner.running, timeout=300)
     panel.group.setCurrentText(group)
     panel.top_n.setValue(15)
     rows = [panel.gene_at(r) for r in range(panel.proxy.rowCount())]
@@ -64,8 +39,7 @@ def main() -> None:
     panel.view.selectRow(row)
     panel.gene_chosen.emit(panel.gene_at(row))  # what a click on the row does
     viewer.reset_view()
-    for _ in range(10):
-        app.processEvents()
+    settle(10)
     viewer.window.screenshot(str(IMAGES / "expression_widget.png"), canvas_only=False)
 
     widget.export_figure(IMAGES / f"figure_{widget.genes[0]}.png", dpi=150, width_in=5)

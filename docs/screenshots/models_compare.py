@@ -11,29 +11,9 @@ compare_disagreement.png.
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
 
 import pandas as pd
-
-REPO = Path(__file__).resolve().parents[2]
-DLPFC = REPO.parent / "shared" / "data" / "dlpfc151673"
-IMAGES = REPO / "docs" / "images"
-
-
-def _wait(app, cond, timeout=1800.0) -> None:
-    t0 = time.time()
-    while not cond():
-        app.processEvents()
-        time.sleep(0.05)
-        if time.time() - t0 > timeout:
-            raise TimeoutError("the widget did not finish in time")
-
-
-def _settle(app, n=20) -> None:
-    for _ in range(n):
-        app.processEvents()
-        time.sleep(0.02)
+from _shared import DLPFC, IMAGES, sample_with_truth, settle, wait_until
 
 
 def _zoom_to(viewer, layer) -> None:
@@ -50,27 +30,17 @@ def _zoom_to(viewer, layer) -> None:
 def main(real: bool) -> None:
     import napari
     from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QApplication
 
     from napari_scdl._qt._compare_widget import CompareWidget
     from napari_scdl._qt._launch import add_sample
     from napari_scdl._qt._models_widget import ModelsWidget
-    from napari_scdl.datasets import synthetic_visium
 
-    if real and DLPFC.exists():
-        from napari_scdl.io import read
-
-        adata = read(DLPFC)
-        truth = pd.read_csv(DLPFC / "ground_truth.tsv", sep="\t", index_col=0)["layer"]
-        adata.obs["expert layers"] = pd.Categorical(truth.reindex(adata.obs_names))
-        k, epochs, genes = 7, 40, 1000
-    else:
-        adata = synthetic_visium(2000, n_domains=5, seed=0)
-        adata.obs["expert layers"] = adata.obs["truth"]
-        adata.obs = adata.obs.drop(columns="truth")
-        k, epochs, genes = 5, 40, 300
+    real = real and DLPFC.exists()
+    adata, truth = sample_with_truth(real)
+    adata.obs = adata.obs.drop(columns="truth", errors="ignore")
+    adata.obs["expert layers"] = pd.Categorical(truth)
+    k, epochs, genes = (7, 40, 1000) if real else (5, 40, 300)
     viewer = napari.Viewer(title="napari-scdl: models")
-    app = QApplication.instance()
     viewer.window._qt_window.resize(1900, 1050)
     add_sample(viewer, adata)
 
@@ -85,16 +55,16 @@ def main(real: bool) -> None:
     models.form.n_clusters.value = k
     models.form.n_top_genes.value = genes
     models.runner.run_button.click()
-    _wait(app, lambda: not models.runner.running)
+    wait_until(lambda: not models.runner.running)
     # cluster the same embedding differently, shown the same way
     models.clusters.opts.n_clusters.value = k
     models.clusters.opts.method.value = "leiden"
     models.clusters.runner.run_button.click()
-    _wait(app, lambda: not models.clusters.runner.running)
+    wait_until(lambda: not models.clusters.runner.running)
     models.show_clusters("vae")
     dock_m.raise_()
     viewer.reset_view()
-    _settle(app)
+    settle()
     viewer.window.screenshot(str(IMAGES / "models_widget.png"), canvas_only=False)
 
     dock_c.raise_()
@@ -107,7 +77,7 @@ def main(real: bool) -> None:
     for ly in viewer.layers:  # show only the panels (and the H&E under them)
         if ly.metadata.get("scdl_role") == "result" and "panel" not in ly.name:
             ly.visible = False
-    _settle(app)
+    settle()
     viewer.window.screenshot(str(IMAGES / "compare_side_by_side.png"), canvas_only=False)
 
     compare.table.selectRow(0)  # expert layers vs vae
@@ -116,7 +86,7 @@ def main(real: bool) -> None:
         if "panel" in ly.name:
             ly.visible = False
     _zoom_to(viewer, next(ly for ly in viewer.layers if ly.metadata.get("scdl_role") == "image"))
-    _settle(app)
+    settle()
     viewer.window.screenshot(str(IMAGES / "compare_disagreement.png"), canvas_only=False)
     viewer.close()
 

@@ -8,43 +8,26 @@ layer are labelled, the GNN predicts the rest, and the review queue steps to a s
 from __future__ import annotations
 
 import tempfile
-import time
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from _shared import DLPFC, IMAGES, sample_with_truth, settle, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
-DLPFC = REPO.parent / "shared" / "data" / "dlpfc151673"
-OUT = REPO / "docs" / "images" / "review_queue.png"
+OUT = IMAGES / "review_queue.png"
 
 
 def _wait(runner) -> None:
-    from qtpy.QtWidgets import QApplication
-
-    while runner.running:
-        QApplication.processEvents()
-        time.sleep(0.05)
+    wait_until(lambda: not runner.running)
 
 
 def main() -> None:
     import napari
-    from qtpy.QtWidgets import QApplication
 
     from napari_scdl._qt._annotation_widget import AnnotationWidget
     from napari_scdl._qt._launch import add_sample
     from napari_scdl._qt._review_widget import ReviewWidget
     from napari_scdl.annotations import AnnotationStore
-    from napari_scdl.datasets import synthetic_visium
-    from napari_scdl.io import read
 
-    if DLPFC.exists():
-        adata = read(DLPFC)
-        truth = pd.read_csv(DLPFC / "ground_truth.tsv", sep="\t", index_col=0)["layer"]
-        truth = truth.reindex(adata.obs_names)
-    else:
-        adata = synthetic_visium(2000, n_domains=5, seed=0)
-        truth = adata.obs["truth"].astype(str)
+    adata, truth = sample_with_truth()
     # autosave into a scratch folder, never next to the shared data (keep the reference)
     store = AnnotationStore.for_adata(adata, project_dir=tempfile.mkdtemp())
     for c in list(store.columns):
@@ -79,8 +62,7 @@ def main() -> None:
     w.explain_box.expand(animate=False)
     w.explain.explain()
     _wait(w.explain.runner)
-    for _ in range(5):
-        QApplication.processEvents()
+    settle(5)
     viewer.window.screenshot(str(OUT), canvas_only=False)
     print(f"wrote {OUT}; {w.summary.text()}")
 

@@ -156,6 +156,13 @@ def to_edge_index(adj: sp.spmatrix, *, self_loops: bool = False):
     return idx, w
 
 
+def gcn_normalize(adjacency: sp.spmatrix) -> sp.csr_matrix:
+    """Symmetric ``D^-1/2 (A + I) D^-1/2`` (Kipf & Welling 2017), sparse float32."""
+    a = sp.csr_matrix(adjacency, dtype=np.float32) + sp.eye(adjacency.shape[0], dtype=np.float32)
+    d = np.asarray(a.sum(1)).ravel() ** -0.5
+    return sp.csr_matrix(sp.diags(d) @ a @ sp.diags(d), dtype=np.float32)
+
+
 def normalized_adjacency(adj: sp.spmatrix, *, self_loops: bool = True) -> sp.csr_matrix:
     """Row-normalised adjacency ``D^-1 (A + I)``: mean over each spot's neighbourhood."""
     a = sp.csr_matrix(adj, dtype=np.float32)

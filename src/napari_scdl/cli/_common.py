@@ -16,6 +16,30 @@ def add_seed_device(p: argparse.ArgumentParser) -> None:
                    help="where to train: auto = CUDA when available (default)")
 
 
+def add_params(p: argparse.ArgumentParser, example: str) -> None:
+    """``--param KEY=VALUE`` (repeatable) for model parameters; read with :func:`parse_params`."""
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"model parameter, repeatable (e.g. {example})",
+    )
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}`` (values are coerced by the model)."""
+    from ..errors import ScdlError
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ScdlError(f"--param {item!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def read_input(path: str):
     from ..io import read
 

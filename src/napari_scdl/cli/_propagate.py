@@ -7,8 +7,7 @@ import argparse
 import logging
 import sys
 
-from ..errors import ScdlError
-from ._common import add_input, add_seed_device, read_input, write_h5ad
+from ._common import add_input, add_params, add_seed_device, parse_params, read_input, write_h5ad
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +34,7 @@ def add_parser(sub) -> None:
         default="predicted_label",
         help="obs column of the prediction (default predicted_label)",
     )
-    p.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="model parameter, repeatable (e.g. --param epochs=200)",
-    )
+    add_params(p, "--param epochs=200")
     p.add_argument(
         "--baseline",
         action="store_true",
@@ -51,22 +44,12 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _params(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ScdlError(f"--param expects KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from ..annotations.io import match_labels, read_csv_labels
     from ..models.semisup import confidence_key
     from ..tl.propagate import label_propagation, propagate
 
-    params = _params(args.param)  # fail before the slow part
+    params = parse_params(args.param)  # fail before the slow part
     adata = read_input(args.input)
     labels = read_csv_labels(args.labels)
     matched, report = match_labels(adata, labels, source=args.labels, column=args.key)

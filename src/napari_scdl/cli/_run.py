@@ -7,7 +7,7 @@ import argparse
 import logging
 
 from ..errors import ScdlError
-from ._common import add_input, add_seed_device, read_input, write_h5ad
+from ._common import add_input, add_params, add_seed_device, parse_params, read_input, write_h5ad
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("model", metavar="MODEL", help="registered model name (`napari-scdl models`)")
     add_input(p)
     p.add_argument("--out", required=True, metavar="OUT.h5ad", help="where to write the result")
-    p.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="model parameter, repeatable (e.g. --param epochs=50 --param n_clusters=7)",
-    )
+    add_params(p, "--param epochs=50 --param n_clusters=7")
     add_seed_device(p)
     p.add_argument("--key-added", metavar="KEY", help="result key (default: the model's name)")
     p.add_argument("--save-model", metavar="M.pt", help="also save the trained model here")
@@ -39,17 +33,6 @@ def add_parser(sub) -> None:
         help="apply this saved model instead of training (its params are used)",
     )
     p.set_defaults(func=run)
-
-
-def parse_params(items: list[str]) -> dict[str, str]:
-    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}`` (values are coerced by the model)."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ScdlError(f"--param {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def run(args: argparse.Namespace) -> int:

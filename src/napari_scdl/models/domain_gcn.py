@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from .._settings import seed_everything_local, torch_generator
 from ..errors import ModelSetupError, ScdlError
+from ..graph import gcn_normalize
 from . import register_model
 from ._base import BaseModel, Param, Progress
 from ._train import TrainingPlan
@@ -119,6 +120,7 @@ class DomainGCN(BaseModel):
         self._cluster_pca: dict[str, np.ndarray] | None = None
         self._classes: dict[str, np.ndarray] | None = None
         self._transferring = False
+        self._gcn_adjacency: sp.csr_matrix | None = None  # D^-1/2 (A+I) D^-1/2 of the graph
 
     # -- setup ----------------------------------------------------------------------------
     def setup(self, adata) -> None:
@@ -154,21 +156,20 @@ class DomainGCN(BaseModel):
 
     def _prepare(self, adata, X: sp.csr_matrix) -> None:
         from ..graph import build_graph
-        from ..preprocessing import log_normalize, select_hvg
+        from ..preprocessing import apply_projection, fit_projection, log_normalize, select_hvg
 
         hp = self.hparams
         if self._transferring:  # the trained model's genes and projection
             genes = adata.var_names.get_indexer(self.var_names)
-            L = log_normalize(X[:, genes]).toarray()
+            L = log_normalize(X[:, genes])
             self._x = apply_projection(L, self._projection, own_mean=True)
         else:
             mask = select_hvg(adata, hp["n_top_genes"])
             self.var_names = list(adata.var_names[mask])
-            L = log_normalize(X[:, mask]).toarray()
+            L = log_normalize(X[:, mask])
             self._projection, self._x = fit_projection(
                 L, hp["n_pcs"], seed=self.seed, scale=hp["scale_genes"]
             )
-        del L
         self._adjacency = build_graph(adata, n_neighbors=hp["n_neighbors"])
         self._edge_weight, self._histology_used = self._adjacency, False
         if hp["use_histology"]:
@@ -184,6 +185,7 @@ class DomainGCN(BaseModel):
             else:
                 self._edge_weight = histology_weights(self._adjacency, feats)
                 self._histology_used = True
+        self._gcn_adjacency = gcn_normalize(self._edge_weight)
         logger.info(
             "%s: %d spots, %d HVGs -> %d PCs, %d edges",
             self.name,
@@ -205,7 +207,7 @@ class DomainGCN(BaseModel):
             self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
         ).to(self.device)
         x = torch.from_numpy(self._x).to(self.device)
-        adj = _torch_csr(gcn_normalize(self._edge_weight), self.device)
+        adj = _torch_csr(self._gcn_adjacency, self.device)
         readout = _torch_csr(with_self_loops(self._adjacency), self.device)
         gen = torch_generator(self.seed, self.device)
 
@@ -220,14 +222,16 @@ class DomainGCN(BaseModel):
         )
         yield from plan.run(self.module, batches, history=self.history, label=self.name)
         yield Progress(hp["epochs"], hp["epochs"], f"{self.name}: clustering")
-        self._cluster(self._embed())
+        self._cluster(self._embed(x, adj))
 
-    def _embed(self) -> np.ndarray:
-        """The embedding that is clustered (the decoder's output or the latent)."""
+    def _embed(self, x=None, adj=None) -> np.ndarray:
+        """The embedding that is clustered (the decoder's output or the latent) of the
+        prepared inputs (``x``/``adj``: their tensors, when already on the device)."""
         import torch
 
-        x = torch.from_numpy(self._x).to(self.device)
-        adj = _torch_csr(gcn_normalize(self._edge_weight), self.device)
+        if x is None:
+            x = torch.from_numpy(self._x).to(self.device)
+            adj = _torch_csr(self._gcn_adjacency, self.device)
         self.module.eval()
         with torch.no_grad():
             z, x_hat = self.module(x, adj)
@@ -328,51 +332,6 @@ class DomainGCN(BaseModel):
         self._classes = state.get("classes")
 
 
-# -- expression projection (kept with the model so another slide lands in the same space) ----
-def fit_projection(
-    L: np.ndarray, n_pcs: int, *, seed: int = 0, scale: bool = False
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """PCA of log expression ``L`` (spots x genes; genes standardised when ``scale``),
-    divided by the first component's standard deviation. Returns the projection (for
-    :func:`apply_projection`) and the network's input features."""
-    from sklearn.decomposition import PCA
-
-    mean = L.mean(0)
-    sd = L.std(0) if scale else np.ones(L.shape[1], dtype=L.dtype)
-    sd[sd == 0] = 1
-    Xd = _standardise(L, mean, sd, scale)
-    n = int(min(n_pcs, Xd.shape[0] - 1, Xd.shape[1]))
-    pca = PCA(n_components=n, random_state=seed, svd_solver="randomized")
-    pca.fit(Xd)
-    pcs = (Xd - pca.mean_) @ pca.components_.T  # exactly what apply_projection computes
-    div = max(float(pcs[:, 0].std()), 1e-8)
-    proj = {
-        "mean": mean,
-        "sd": sd,
-        "scale": np.asarray(scale),
-        "pca_mean": pca.mean_,
-        "components": pca.components_,
-        "divisor": np.asarray(div),
-    }
-    return proj, (pcs / div).astype(np.float32)
-
-
-def apply_projection(
-    L: np.ndarray, proj: dict[str, np.ndarray], *, own_mean: bool = False
-) -> np.ndarray:
-    """Network input features of log expression ``L`` under a fitted projection; with
-    ``own_mean`` genes are centred on ``L``'s own means (removes a slide-wide shift)."""
-    mean = L.mean(0) if own_mean else proj["mean"]
-    Xd = _standardise(L, mean, proj["sd"], bool(proj["scale"]))
-    pcs = (Xd - proj["pca_mean"]) @ proj["components"].T
-    return (pcs / float(proj["divisor"])).astype(np.float32)
-
-
-def _standardise(L: np.ndarray, mean: np.ndarray, sd: np.ndarray, scale: bool) -> np.ndarray:
-    Xd = L - mean
-    return np.clip(Xd / sd, -10, 10) if scale else Xd
-
-
 # -- graph helpers (sparse throughout) -------------------------------------------------------
 def histology_weights(adjacency: sp.spmatrix, feats: np.ndarray) -> sp.csr_matrix:
     """Edge weights ``exp(-d^2 / (2 median d^2))`` of standardised image features ``d``
@@ -383,13 +342,6 @@ def histology_weights(adjacency: sp.spmatrix, feats: np.ndarray) -> sp.csr_matri
     scale = float(np.median(d2)) if d2.size else 1.0
     w = np.exp(-d2 / (2 * max(scale, 1e-8))).astype(np.float32)
     return sp.csr_matrix((w, (a.row, a.col)), shape=a.shape)
-
-
-def gcn_normalize(adjacency: sp.spmatrix) -> sp.csr_matrix:
-    """``D^-1/2 (A + I) D^-1/2`` (Kipf & Welling 2017)."""
-    a = sp.csr_matrix(adjacency, dtype=np.float32) + sp.eye(adjacency.shape[0], dtype=np.float32)
-    d = np.asarray(a.sum(1)).ravel() ** -0.5
-    return sp.csr_matrix(sp.diags(d) @ a @ sp.diags(d), dtype=np.float32)
 
 
 def with_self_loops(adjacency: sp.spmatrix) -> sp.csr_matrix:

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from ..errors import ModelSetupError
 from . import register_model
@@ -24,13 +23,6 @@ _DENSE_PCA_MAX = 100_000_000  # matrix entries (400 MB as float32)
 def confidence_key(key: str) -> str:
     """``predicted_label`` -> ``predicted_confidence``; any other key -> ``{key}_confidence``."""
     return key[: -len("_label")] + "_confidence" if key.endswith("_label") else f"{key}_confidence"
-
-
-def sym_adjacency(adj: sp.spmatrix) -> sp.csr_matrix:
-    """``D^-1/2 (A + I) D^-1/2`` (the GCN normalisation), sparse."""
-    a = sp.csr_matrix(adj, dtype=np.float32) + sp.eye(adj.shape[0], dtype=np.float32, format="csr")
-    d = np.asarray(a.sum(1)).ravel() ** -0.5
-    return sp.csr_matrix(sp.diags(d) @ a @ sp.diags(d), dtype=np.float32)
 
 
 @register_model
@@ -129,7 +121,7 @@ class SemiSupervisedGNN(BaseModel):
 
     def setup(self, adata) -> None:
         from .. import preprocessing as pp
-        from ..graph import build_graph
+        from ..graph import build_graph, gcn_normalize
 
         problems: list[str] = []
         labels = self._partial_labels(adata, problems)
@@ -166,7 +158,7 @@ class SemiSupervisedGNN(BaseModel):
             feats = np.hstack([_standardise(feats), _standardise(img)])
         self.x = _standardise(feats)
         adj = build_graph(adata, n_neighbors=self.hparams["n_neighbors"])
-        self.adj = sym_adjacency(adj)
+        self.adj = gcn_normalize(adj)
         n_lab = int((self.y >= 0).sum())
         logger.info(
             "%s: %d labelled spots in %d categories, %d unlabelled",
