@@ -11,7 +11,7 @@ from napari_scdl.errors import ModelSetupError, ScdlError
 from napari_scdl.models import BaseModel, get_model
 from napari_scdl.models.nn._gcn import DomainGCN as Net
 
-FAST = {"epochs": 40, "n_top_genes": 100, "n_pcs": 15, "n_hidden": 32, "n_latent": 8}
+FAST = {"epochs": 100, "lr": 1e-2, "n_top_genes": 100, "n_pcs": 15, "n_latent": 8}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,9 @@ def test_network_on_tiny_graph():
     net.reset_parameters()
     assert not torch.equal(before, net.dec.lin.weight)
     assert "n_latent=3" in repr(net)
+    # default: one linear graph convolution (GraphST's encoder), no hidden layer
+    linear = Net(4, n_latent=3)
+    assert linear.enc2 is None and linear(x, adj)[0].shape == (5, 3)
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -65,10 +68,10 @@ def test_provenance(fitted):
     adata, _ = fitted
     info = adata.uns["domain"]
     assert info["model"] == "domain_gcn"
-    assert info["params"]["n_domains"] == 4 and info["params"]["epochs"] == 40
+    assert info["params"]["n_domains"] == 4 and info["params"]["epochs"] == 100
     assert info["seed"] == 0 and info["device"] == "cpu"
     assert "torch" in info["versions"] and "napari-scdl" in info["versions"]
-    assert len(info["history"]["loss"]) == 40
+    assert len(info["history"]["loss"]) == 100
     assert info["histology_used"]  # the synthetic sample has an H&E-like image
     assert info["wall_time_s"] > 0
 

