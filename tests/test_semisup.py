@@ -28,13 +28,14 @@ def test_network_on_a_tiny_graph():
     import torch
 
     from napari_scdl.graph import gcn_normalize
-    from napari_scdl.models.nn._classifier import APPNPClassifier, sparse_tensor
+    from napari_scdl.models.nn._classifier import APPNPClassifier
+    from napari_scdl.models.nn._sparse import csr_tensor
 
     # a path of 6 nodes, two classes, one labelled node each end
     adj = sp.diags([np.ones(5), np.ones(5)], [-1, 1], shape=(6, 6))
     batch = {
         "x": torch.tensor([[0.0], [0.1], [0.2], [0.8], [0.9], [1.0]]),
-        "adj": sparse_tensor(gcn_normalize(adj)),
+        "adj": csr_tensor(gcn_normalize(adj)),
         "y": torch.tensor([0, -1, -1, -1, -1, 1]),
     }
     torch.manual_seed(0)

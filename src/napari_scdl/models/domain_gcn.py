@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -207,6 +206,7 @@ class DomainGCN(BaseModel):
         import torch
 
         from .nn._gcn import DomainGCN as Net
+        from .nn._sparse import csr_tensor
 
         hp = self.hparams
         seed_everything_local(self.seed)
@@ -214,8 +214,8 @@ class DomainGCN(BaseModel):
             self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
         ).to(self.device)
         x = torch.from_numpy(self._x).to(self.device)
-        adj = _torch_csr(self._gcn_adjacency, self.device)
-        readout = _torch_csr(with_self_loops(self._adjacency), self.device)
+        adj = csr_tensor(self._gcn_adjacency, self.device)
+        readout = csr_tensor(with_self_loops(self._adjacency), self.device)
         gen = torch_generator(self.seed, self.device)
 
         def batches():
@@ -236,9 +236,11 @@ class DomainGCN(BaseModel):
         prepared inputs (``x``/``adj``: their tensors, when already on the device)."""
         import torch
 
+        from .nn._sparse import csr_tensor
+
         if x is None:
             x = torch.from_numpy(self._x).to(self.device)
-            adj = _torch_csr(self._gcn_adjacency, self.device)
+            adj = csr_tensor(self._gcn_adjacency, self.device)
         self.module.eval()
         with torch.no_grad():
             z, x_hat = self.module(x, adj)
@@ -360,22 +362,6 @@ def with_self_loops(adjacency: sp.spmatrix) -> sp.csr_matrix:
     a = sp.csr_matrix(adjacency, dtype=np.float32, copy=True)
     a.data[:] = 1.0
     return sp.csr_matrix(a + sp.eye(a.shape[0], dtype=np.float32), dtype=np.float32)
-
-
-def _torch_csr(m: sp.csr_matrix, device: str):
-    import torch
-
-    m = sp.csr_matrix(m, dtype=np.float32)
-    m.sort_indices()
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": mm is all we use
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(m.indptr.astype(np.int64)),
-            torch.from_numpy(m.indices.astype(np.int64)),
-            torch.from_numpy(m.data),
-            size=m.shape,
-            device=device,
-        )
 
 
 #: spots per torch CPU thread: below this, threading overhead outweighs the work (and

@@ -1,7 +1,8 @@
 """APPNP node classifier: an MLP on spot features, then personalised-PageRank propagation
 over the spatial graph (Gasteiger et al. 2019, ICLR, "Predict then Propagate").
 
-Sees only tensors: ``x`` (n_spots x n_features), a normalised sparse adjacency ``adj``,
+Sees only tensors: ``x`` (n_spots x n_features), a normalised, symmetric sparse adjacency
+``adj`` (:func:`~._sparse.csr_tensor`),
 ``y`` (class index per spot, -1 where unlabelled). The loss is the cross-entropy on the
 labelled spots only (semi-supervised), plus an optional entropy penalty on the unlabelled
 ones (Grandvalet & Bengio 2005, entropy minimisation).
@@ -12,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ._sparse import propagate
 
 
 class APPNPClassifier(nn.Module):
@@ -45,9 +48,10 @@ class APPNPClassifier(nn.Module):
         return self.lin2(h)
 
     def propagate(self, z: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """``k_hops`` personalised-PageRank steps over the symmetric sparse ``adj``."""
         out = z
         for _ in range(self.k_hops):
-            out = (1 - self.alpha) * torch.sparse.mm(adj, out) + self.alpha * z
+            out = (1 - self.alpha) * propagate(adj, out) + self.alpha * z
         return out
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
@@ -71,14 +75,3 @@ class APPNPClassifier(nn.Module):
             f"{type(self).__name__}({self.n_input} -> {self.n_hidden} -> {self.n_classes}, "
             f"k_hops={self.k_hops}, alpha={self.alpha})"
         )
-
-
-def sparse_tensor(adj, device: str = "cpu") -> torch.Tensor:
-    """A scipy sparse matrix as a coalesced float32 torch sparse COO tensor."""
-    import numpy as np
-    import scipy.sparse as sp
-
-    coo = sp.coo_matrix(adj)
-    idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    val = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(idx, val, coo.shape).coalesce().to(device)

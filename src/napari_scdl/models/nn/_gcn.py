@@ -22,24 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
-
-class _SymmetricSpMM(torch.autograd.Function):
-    """``adj @ h`` whose backward is ``adj @ grad`` (``adj`` symmetric): no transpose of the
-    sparse matrix at every step, which is what makes torch's own backward slow on CPU."""
-
-    @staticmethod
-    def forward(ctx, adj: Tensor, h: Tensor) -> Tensor:
-        ctx.adj = adj
-        return torch.sparse.mm(adj, h)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return None, torch.sparse.mm(ctx.adj, grad)
-
-
-def propagate(adj: Tensor, h: Tensor) -> Tensor:
-    """``adj @ h`` for a sparse, symmetric ``adj`` (the graph convolution's aggregation)."""
-    return _SymmetricSpMM.apply(adj, h)
+from ._sparse import propagate
 
 
 class DomainGCN(nn.Module):
