@@ -14,6 +14,10 @@ Every run is a fresh process (memory belongs to that run alone). Time it on a qu
 machine: torch slows down several-fold when another busy process shares the cores.
 
     python benchmarks/bench_domains.py [--seeds 5] [--quick] [--skip-real] [--skip-scale]
+        [--param KEY=VALUE ...] [--variant KEY=VALUE,KEY=VALUE ...]
+
+``--variant`` adds a row of ``domain_gcn`` with other parameters to the real-slide table
+(e.g. ``--variant n_networks=1,w_contrastive=0.1``: the single network of before).
 """
 
 from __future__ import annotations
@@ -76,13 +80,21 @@ def run_synthetic(n_spots: int, seed: int, params: dict) -> dict:
     return {"wall": wall, "ari": ari_annotated(adata.obs["domain"], adata.obs["truth"].astype(str))}
 
 
-def table_real(seeds: list[int], params: dict) -> list[str]:
+def table_real(seeds: list[int], params: dict, variants: list[dict] = ()) -> list[str]:
     rows = [
         "| method | ARI mean | ARI min | ARI std | wall s / run | peak memory (MB) |",
         "|---|---|---|---|---|---|",
     ]
     methods = [
         ("domain_gcn (ours)", run_ours, {"params": params}),
+        *(
+            (
+                "domain_gcn, " + ", ".join(f"{k}={v}" for k, v in variant.items()),
+                run_ours,
+                {"params": {**params, **variant}},
+            )
+            for variant in variants
+        ),
         ("scanpy PCA + Leiden (non-spatial)", run_baseline, {"method": "leiden"}),
         ("scanpy PCA + KMeans (non-spatial)", run_baseline, {"method": "kmeans"}),
     ]
@@ -128,14 +140,22 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="domain_gcn parameter (repeatable)",
     )
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="also score domain_gcn with these parameters, a row each (repeatable)",
+    )
     args = p.parse_args()
     params = parse_params(args.param)
+    variants = [parse_params(v.split(",")) for v in args.variant]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"cpu cores: {os.cpu_count()}, load average at start: {load:.1f}")
     out = []
     if not args.skip_real and SAMPLE.exists():
         out += ["", f"DLPFC 151673 (3,639 spots), seeds 0..{args.seeds - 1}:", ""]
-        out += table_real(list(range(args.seeds)), params)
+        out += table_real(list(range(args.seeds)), params, variants)
     if not args.skip_scale:
         sizes = [10_000, 30_000] + ([] if args.quick else [100_000])
         out += ["", "Synthetic samples (CPU, 5 domains):", ""]

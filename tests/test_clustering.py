@@ -7,7 +7,12 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
-from napari_scdl.clustering import choose_n_clusters, cluster_embedding, refine_labels
+from napari_scdl.clustering import (
+    choose_n_clusters,
+    cluster_embedding,
+    partition_log_likelihood,
+    refine_labels,
+)
 from napari_scdl.errors import ScdlError
 
 
@@ -47,6 +52,21 @@ def _grid(n: int) -> sp.csr_matrix:
     e = np.vstack([right, down])
     a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n * n, n * n))
     return (a + a.T).tocsr()
+
+
+def test_partition_log_likelihood_prefers_the_true_partition():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [6, 0], [0, 6], [6, 6]], dtype=float)
+    truth = np.repeat(np.arange(4), 200)
+    x = centres[truth] + rng.normal(size=(800, 2))
+    wrong = truth.copy()
+    wrong[truth == 1] = 0  # merge two clusters ...
+    wrong[(truth == 2) & (x[:, 0] > 0)] = 1  # ... and split another in two
+    assert partition_log_likelihood(x, truth) > partition_log_likelihood(x, wrong)
+    relabelled = np.array([3, 0, 2, 1])[truth]  # the names of the clusters do not matter
+    assert partition_log_likelihood(x, relabelled) == pytest.approx(
+        partition_log_likelihood(x, truth)
+    )
 
 
 def test_refine_fixes_isolated_spot():

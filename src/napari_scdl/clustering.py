@@ -39,6 +39,7 @@ def cluster_embedding(
     seed: int = 0,
     adjacency: sp.spmatrix | None = None,
     refine: bool = False,
+    n_init: int = 10,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster ``emb`` (n_spots x d) into ``n_clusters`` groups.
 
@@ -56,6 +57,9 @@ def cluster_embedding(
         Sparse spatial adjacency (n_spots x n_spots), needed when ``refine``.
     refine
         Smooth the labels by neighbourhood majority over ``adjacency``.
+    n_init
+        ``gmm``: EM starts (one from a Ward clustering, the others from k-means); the
+        mixture with the highest likelihood is kept.
 
     Returns
     -------
@@ -66,7 +70,7 @@ def cluster_embedding(
     """
     emb = _check_embedding(emb, n_clusters)
     if method == "gmm":
-        prob = _gmm_proba(emb, n_clusters, seed)
+        prob = _gmm_proba(emb, n_clusters, seed, n_init=n_init)
     elif method == "kmeans":
         prob = _kmeans_proba(emb, n_clusters, seed)
     elif method == "leiden":
@@ -106,6 +110,29 @@ def refine_labels(labels: np.ndarray, adjacency: sp.spmatrix, *, n_iter: int = 1
             break
         labels = np.where(change, best, labels)
     return labels
+
+
+def partition_log_likelihood(x: np.ndarray, labels: np.ndarray) -> float:
+    """Mean per-spot log-likelihood of a partition of ``x`` under a Gaussian mixture with
+    one shared covariance (mclust ``EEE``), each spot counted in its own cluster, with the
+    clusters' means, pooled covariance and proportions fitted to the partition (the
+    classification likelihood). Higher is better; comparable between partitions of the same
+    ``x`` into the same number of clusters, whatever produced them."""
+    x = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(labels)
+    _, labels = np.unique(labels, return_inverse=True)
+    k, (n, d) = int(labels.max()) + 1, x.shape
+    counts = np.bincount(labels, minlength=k)
+    means = np.zeros((k, d))
+    np.add.at(means, labels, x)
+    means /= counts[:, None]
+    resid = x - means[labels]
+    cov = resid.T @ resid / n + 1e-6 * np.trace(resid.T @ resid / n) / d * np.eye(d)
+    chol = np.linalg.cholesky(cov)
+    maha = (np.linalg.solve(chol, resid.T) ** 2).sum(0)
+    logdet = 2 * np.log(np.diag(chol)).sum()
+    log_pi = np.log(counts / n)[labels]
+    return float(np.mean(-0.5 * (d * np.log(2 * np.pi) + logdet + maha) + log_pi))
 
 
 def choose_n_clusters(
@@ -185,7 +212,7 @@ def _gmm_proba(
 
     best = fit(means_init=ward_means(emb, k, seed=seed, max_spots=max_ward), random_state=seed)
     for i in range(1, n_init):
-        gmm = fit(random_state=seed * 1000 + i)
+        gmm = fit(random_state=(seed * 1000 + i) % 2**32)
         if gmm.lower_bound_ > best.lower_bound_:
             best = gmm
     return best.predict_proba(emb)

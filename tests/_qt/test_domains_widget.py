@@ -39,6 +39,7 @@ def test_find_domains_colours_spots_and_fills_legend(qtbot, viewer_with_sample):
     rows = w.legend.rows()
     assert len(rows) == 4 and sum(n for _, n in rows) == adata.n_obs
     assert "4 domains on 600 spots" in w.summary.text()
+    assert "kept network" in w.summary.text() and "of 3" in w.summary.text()
 
     # running again replaces, not duplicates, the result layer
     w.run_opts.seed.value = 1

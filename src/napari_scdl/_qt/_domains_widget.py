@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from magicgui.widgets import ComboBox, Container, LineEdit, SpinBox
 from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -105,6 +106,12 @@ class DomainsWidget(QWidget):
         parts = [f"{len(legend)} domains on {adata.n_obs} spots"]
         if "wall_time_s" in info:
             parts.append(f"{info['wall_time_s']:.1f} s on {info.get('device', '?')}")
+        nets = info.get("networks")
+        if nets is not None and len(nets["seed"]) > 1:
+            kept = int(np.argmax(nets["kept"]))
+            parts.append(f"kept network {kept + 1} of {len(nets['seed'])}, the most likely "
+                         "partition (log-likelihood per spot: "
+                         + ", ".join(f"{v:.4g}" for v in nets["log_likelihood"]) + ")")
         if "auto_k_scores" in info:
             parts.append(f"number of domains chosen by {info.get('auto_k_metric', 'score')}: "
                          + ", ".join(f"{k}: {v:.3g}" for k, v in dict(info['auto_k_scores']).items()))

@@ -26,14 +26,18 @@ class DomainGCN(BaseModel):
     STAGATE, Dong & Zhang 2022, Nat. Commun. 13:1739).
 
     Pipeline: highly variable genes -> log-normalised (not standardised per gene, as in
-    STAGATE and SpaGCN) -> ``n_pcs`` principal
-    components; sparse spatial graph (Visium hexagon rings, else kNN), edges optionally
-    down-weighted where the H&E around two spots differs; a one-layer linear GCN encoder (as
-    GraphST) and a GCN decoder trained to reconstruct the components plus a local deep-graph-infomax loss on
-    feature-shuffled spots; the decoder output (expression denoised over the graph) ->
-    PCA -> tied-covariance Gaussian mixture (mclust EEE analogue) -> neighbourhood
-    majority refinement. ``n_domains=0`` picks the number of domains in
-    ``[k_min, k_max]`` by silhouette width.
+    STAGATE and SpaGCN) -> ``n_pcs`` principal components; sparse spatial graph (Visium
+    hexagon rings, else kNN), edges optionally down-weighted where the H&E around two spots
+    differs; a one-layer linear GCN encoder (as GraphST) and a GCN decoder trained to
+    reconstruct the components (optionally with GraphST's deep-graph-infomax loss on
+    feature-shuffled spots, ``w_contrastive``); the decoder output (expression denoised over
+    the graph) -> PCA -> tied-covariance Gaussian mixture (mclust EEE analogue) ->
+    neighbourhood majority refinement. ``n_networks`` networks are trained from different
+    random starts and the partition most likely under the same Gaussian model of the input
+    components averaged over the graph (a space common to all networks) is kept: training
+    lands on one of a few partitions, and restarts, as in k-means' ``n_init``, make the
+    better one the usual outcome. ``n_domains=0`` picks the number of domains in
+    ``[k_min, k_max]`` by silhouette width (on the first network; the others use it).
 
     Writes
     ------
@@ -44,8 +48,10 @@ class DomainGCN(BaseModel):
     ``obsm['X_{key}']``
         the embedding that was clustered.
     ``uns['{key}']``
-        params, seed, device, versions, training history, ``n_domains``, ``histology_used``
-        and, with ``n_domains=0``, ``auto_k_scores`` / ``auto_k_metric``.
+        params, seed, device, versions, training history (of the kept network),
+        ``n_domains``, ``histology_used``, ``networks`` (each network's ``seed``,
+        ``log_likelihood`` and whether it was ``kept``), ``network_choice`` and, with
+        ``n_domains=0``, ``auto_k_scores`` / ``auto_k_metric``.
     """
 
     name = "domain_gcn"
@@ -88,9 +94,20 @@ class DomainGCN(BaseModel):
         ),
         Param("n_latent", 64, "embedding dimensions of the GCN", min=2, max=512, gui=False),
         Param(
+            "n_networks",
+            3,
+            "networks trained from different random starts; the domains of the one whose "
+            "partition is most likely under a Gaussian model of the graph-smoothed "
+            "expression are kept",
+            min=1,
+            max=10,
+            gui=False,
+        ),
+        Param(
             "w_contrastive",
-            0.1,
-            "weight of the contrastive loss (reconstruction weighs 1, as GraphST's 10:1)",
+            0.0,
+            "weight of GraphST's contrastive (deep graph infomax) loss beside the "
+            "reconstruction's 1 (GraphST: 0.1); off by default: it doubles each epoch",
             min=0.0,
             gui=False,
         ),
@@ -120,6 +137,7 @@ class DomainGCN(BaseModel):
         self._edge_weight: sp.csr_matrix | None = None
         self._latent = self._labels = self._confidence = None
         self._auto_k: dict[int, float] | None = None
+        self._networks: list[dict[str, Any]] = []  # one record per trained network
         self._histology_used = False
         # what applies the trained model to another slide (saved with it)
         self._projection: dict[str, np.ndarray] | None = None
@@ -205,31 +223,56 @@ class DomainGCN(BaseModel):
     def _fit_iter(self) -> Iterator[Progress]:
         import torch
 
+        from ..clustering import partition_log_likelihood
         from .nn._gcn import DomainGCN as Net
         from .nn._sparse import csr_tensor
 
         hp = self.hparams
-        seed_everything_local(self.seed)
-        self.module = Net(
-            self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
-        ).to(self.device)
+        epochs, n_nets = hp["epochs"], hp["n_networks"]
         x = torch.from_numpy(self._x).to(self.device)
         adj = csr_tensor(self._gcn_adjacency, self.device)
         readout = csr_tensor(with_self_loops(self._adjacency), self.device)
-        gen = torch_generator(self.seed, self.device)
+        # the common space in which the networks' partitions are compared: the input
+        # components averaged over each spot's graph neighbourhood (one GCN propagation)
+        smoothed = np.asarray(self._gcn_adjacency @ self._x, dtype=np.float64)
+        n_init = max(1, GMM_STARTS // n_nets)  # the mixture's starts, shared among networks
+        best, self._networks, k, auto_k = None, [], hp["n_domains"], None
+        for r in range(n_nets):
+            seed = network_seed(self.seed, r)
+            seed_everything_local(seed)
+            self.module = Net(
+                self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
+            ).to(self.device)
+            gen = torch_generator(seed, self.device)
 
-        def batches():
-            perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
-            yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
+            def batches(gen=gen):
+                perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
+                yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
 
-        plan = TrainingPlan(
-            n_epochs=hp["epochs"],
-            lr=hp["lr"],
-            loss_weights={"w_rec": 1.0, "w_dgi": hp["w_contrastive"]},
-        )
-        yield from plan.run(self.module, batches, history=self.history, label=self.name)
-        yield Progress(hp["epochs"], hp["epochs"], f"{self.name}: clustering")
-        self._cluster(self._embed(x, adj))
+            plan = TrainingPlan(
+                n_epochs=epochs,
+                lr=hp["lr"],
+                loss_weights={"w_rec": 1.0, "w_dgi": hp["w_contrastive"]},
+            )
+            history: dict[str, list[float]] = {}
+            label = self.name if n_nets == 1 else f"{self.name} (network {r + 1}/{n_nets})"
+            for p in plan.run(self.module, batches, history=history, label=label):
+                yield Progress(r * epochs + p.step, n_nets * epochs, p.message, p.metrics)
+            yield Progress((r + 1) * epochs, n_nets * epochs, f"{label}: clustering")
+            if not k:  # auto-k: chosen on the first network, used by every network
+                k, auto_k = self._choose_k(emb := self._embed(x, adj), seed)
+            else:
+                emb = self._embed(x, adj)
+            result = self._cluster(emb, k=k, n_init=n_init, seed=seed)
+            score = partition_log_likelihood(smoothed, result["labels"])
+            self._networks.append({"seed": seed, "log_likelihood": score, "kept": False})
+            if best is None or score > best[0]:
+                best = (score, r, self.module, history, result)
+        _, chosen, self.module, self.history, result = best
+        self._networks[chosen]["kept"] = True
+        for attr, value in result.items():
+            setattr(self, f"_{attr}", value)
+        self._auto_k = auto_k
 
     def _embed(self, x=None, adj=None) -> np.ndarray:
         """The embedding that is clustered (the decoder's output or the latent) of the
@@ -246,31 +289,45 @@ class DomainGCN(BaseModel):
             z, x_hat = self.module(x, adj)
         return (z if self.hparams["embedding"] == "latent" else x_hat).cpu().numpy()
 
-    def _cluster(self, emb: np.ndarray) -> None:
+    def _reduce(self, emb: np.ndarray, seed: int) -> tuple[np.ndarray, Any]:
+        """The ``n_cluster_pcs`` principal components of an embedding (and their PCA)."""
         from sklearn.decomposition import PCA
 
-        from ..clustering import choose_n_clusters, cluster_embedding
+        n_comp = int(min(self.hparams["n_cluster_pcs"], emb.shape[1], emb.shape[0] - 1))
+        pca = PCA(n_comp, random_state=seed)
+        return pca.fit_transform(emb).astype(np.float32), pca
+
+    def _choose_k(self, emb: np.ndarray, seed: int) -> tuple[int, dict[int, float]]:
+        """Number of domains in ``[k_min, k_max]`` with the best silhouette, and the scores."""
+        from ..clustering import choose_n_clusters
+
+        hp = self.hparams
+        latent, _ = self._reduce(emb, seed)
+        return choose_n_clusters(latent, range(hp["k_min"], hp["k_max"] + 1), seed=seed)
+
+    def _cluster(self, emb: np.ndarray, *, k: int, n_init: int, seed: int) -> dict[str, Any]:
+        """Domains of one network's embedding: PCA, mixture, refinement."""
+        from ..clustering import cluster_embedding
         from ._latent import gaussian_classes
 
         hp = self.hparams
-        n_comp = int(min(hp["n_cluster_pcs"], emb.shape[1], emb.shape[0] - 1))
-        pca = PCA(n_comp, random_state=self.seed)
-        self._latent = pca.fit_transform(emb).astype(np.float32)
-        self._cluster_pca = {"mean": pca.mean_, "components": pca.components_}
-        k = hp["n_domains"]
-        if not k:
-            k, self._auto_k = choose_n_clusters(
-                self._latent, range(hp["k_min"], hp["k_max"] + 1), seed=self.seed
-            )
-        self._labels, self._confidence = cluster_embedding(
-            self._latent,
+        latent, pca = self._reduce(emb, seed)
+        labels, confidence = cluster_embedding(
+            latent,
             k,
             method=hp["cluster_method"],
-            seed=self.seed,
+            seed=seed,
             adjacency=self._adjacency,
             refine=hp["refine"],
+            n_init=n_init,
         )
-        self._classes = gaussian_classes(self._latent, self._labels)
+        return {
+            "latent": latent,
+            "labels": labels,
+            "confidence": confidence,
+            "cluster_pca": {"mean": pca.mean_, "components": pca.components_},
+            "classes": gaussian_classes(latent, labels),
+        }
 
     # -- applying the trained model to another slide ---------------------------------------
     def transform(self, adata) -> DomainGCN:
@@ -305,6 +362,7 @@ class DomainGCN(BaseModel):
         self._labels = labels
         self._confidence = proba[np.arange(len(labels)), cols].astype(np.float32)
         self._auto_k = None
+        self._networks = []
         self._transferred = True
 
     # -- results (the getters are BaseModel's: they return _latent, _labels, ...) -----------
@@ -315,6 +373,15 @@ class DomainGCN(BaseModel):
             "genes": list(self.var_names or []),
             "transferred": bool(getattr(self, "_transferred", False)),
         }
+        if self._networks:
+            out["networks"] = {  # one entry per network, in training order
+                key: np.asarray([r[key] for r in self._networks])
+                for key in ("seed", "log_likelihood", "kept")
+            }
+            out["network_choice"] = (
+                "per-spot log-likelihood of the partition under a shared-covariance Gaussian "
+                "model of the graph-smoothed expression components (higher is kept)"
+            )
         if self._auto_k is not None:
             out["auto_k_scores"] = {str(k): float(v) for k, v in self._auto_k.items()}
             out["auto_k_metric"] = "silhouette width (higher is better)"
@@ -362,6 +429,19 @@ def with_self_loops(adjacency: sp.spmatrix) -> sp.csr_matrix:
     a = sp.csr_matrix(adjacency, dtype=np.float32, copy=True)
     a.data[:] = 1.0
     return sp.csr_matrix(a + sp.eye(a.shape[0], dtype=np.float32), dtype=np.float32)
+
+
+#: mixture starts per fit, divided among the networks (each network's embedding gets
+#: ``GMM_STARTS // n_networks``)
+GMM_STARTS = 10
+
+
+def network_seed(seed: int, index: int) -> int:
+    """Seed of the ``index``-th network of a run with ``seed`` (the first uses ``seed``
+    itself; the others are drawn from it, independent of the runs with other seeds)."""
+    if index == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] >> 1)
 
 
 #: spots per torch CPU thread: below this, threading overhead outweighs the work (and
