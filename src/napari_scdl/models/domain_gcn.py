@@ -224,7 +224,6 @@ class DomainGCN(BaseModel):
         import torch
 
         from ..clustering import partition_log_likelihood
-        from .nn._gcn import DomainGCN as Net
         from .nn._sparse import csr_tensor
 
         hp = self.hparams
@@ -239,30 +238,14 @@ class DomainGCN(BaseModel):
         best, self._networks, k, auto_k = None, [], hp["n_domains"], None
         for r in range(n_nets):
             seed = network_seed(self.seed, r)
-            seed_everything_local(seed)
-            self.module = Net(
-                self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
-            ).to(self.device)
-            gen = torch_generator(seed, self.device)
-
-            def batches(gen=gen):
-                perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
-                yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
-
-            plan = TrainingPlan(
-                n_epochs=epochs,
-                lr=hp["lr"],
-                loss_weights={"w_rec": 1.0, "w_dgi": hp["w_contrastive"]},
-            )
-            history: dict[str, list[float]] = {}
             label = self.name if n_nets == 1 else f"{self.name} (network {r + 1}/{n_nets})"
-            for p in plan.run(self.module, batches, history=history, label=label):
+            history: dict[str, list[float]] = {}
+            for p in self._train_network(seed, x, adj, readout, history, label):
                 yield Progress(r * epochs + p.step, n_nets * epochs, p.message, p.metrics)
             yield Progress((r + 1) * epochs, n_nets * epochs, f"{label}: clustering")
+            emb = self._embed(x, adj)
             if not k:  # auto-k: chosen on the first network, used by every network
-                k, auto_k = self._choose_k(emb := self._embed(x, adj), seed)
-            else:
-                emb = self._embed(x, adj)
+                k, auto_k = self._choose_k(emb, seed)
             result = self._cluster(emb, k=k, n_init=n_init, seed=seed)
             score = partition_log_likelihood(smoothed, result["labels"])
             self._networks.append({"seed": seed, "log_likelihood": score, "kept": False})
@@ -273,6 +256,31 @@ class DomainGCN(BaseModel):
         for attr, value in result.items():
             setattr(self, f"_{attr}", value)
         self._auto_k = auto_k
+
+    def _train_network(self, seed, x, adj, readout, history, label) -> Iterator[Progress]:
+        """Build a network from ``seed`` as ``self.module`` and train it on the prepared
+        tensors (full graph; ``perm`` shuffles the spots for the contrastive loss)."""
+        import torch
+
+        from .nn._gcn import DomainGCN as Net
+
+        hp = self.hparams
+        seed_everything_local(seed)
+        self.module = Net(
+            self._x.shape[1], n_hidden=hp["n_hidden"], n_latent=hp["n_latent"]
+        ).to(self.device)
+        gen = torch_generator(seed, self.device)
+
+        def batches():
+            perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
+            yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
+
+        plan = TrainingPlan(
+            n_epochs=hp["epochs"],
+            lr=hp["lr"],
+            loss_weights={"w_rec": 1.0, "w_dgi": hp["w_contrastive"]},
+        )
+        yield from plan.run(self.module, batches, history=history, label=label)
 
     def _embed(self, x=None, adj=None) -> np.ndarray:
         """The embedding that is clustered (the decoder's output or the latent) of the
