@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 ClusterMethod = Literal["gmm", "kmeans", "leiden"]
 
+#: EM starts of the ``gmm`` mixture (one from Ward, the others from k-means)
+GMM_STARTS = 10
+
 
 def cluster_embedding(
     emb: np.ndarray,
@@ -39,7 +42,7 @@ def cluster_embedding(
     seed: int = 0,
     adjacency: sp.spmatrix | None = None,
     refine: bool = False,
-    n_init: int = 10,
+    n_init: int = GMM_STARTS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster ``emb`` (n_spots x d) into ``n_clusters`` groups.
 
@@ -112,26 +115,39 @@ def refine_labels(labels: np.ndarray, adjacency: sp.spmatrix, *, n_iter: int = 1
     return labels
 
 
+def gaussian_classes(
+    latent: np.ndarray, labels: np.ndarray, *, reg: float = 1e-4
+) -> dict[str, np.ndarray]:
+    """Class means, shared covariance (plus ``reg`` on its diagonal) and proportions of
+    ``labels`` in ``latent``: a Gaussian classifier (the tied GMM's form) that puts spots of
+    another slide into the same clusters."""
+    classes = np.unique(labels)
+    x = np.asarray(latent, dtype=np.float64)
+    means = np.stack([x[labels == c].mean(0) for c in classes])
+    resid = x - means[np.searchsorted(classes, labels)]
+    cov = resid.T @ resid / len(x) + reg * np.eye(x.shape[1])
+    weights = np.array([(labels == c).mean() for c in classes])
+    return {"classes": classes, "means": means, "cov": cov, "weights": weights}
+
+
 def partition_log_likelihood(x: np.ndarray, labels: np.ndarray) -> float:
     """Mean per-spot log-likelihood of a partition of ``x`` under a Gaussian mixture with
     one shared covariance (mclust ``EEE``), each spot counted in its own cluster, with the
     clusters' means, pooled covariance and proportions fitted to the partition (the
-    classification likelihood). Higher is better; comparable between partitions of the same
-    ``x`` into the same number of clusters, whatever produced them."""
+    classification likelihood, :func:`gaussian_classes`). Higher is better; comparable
+    between partitions of the same ``x`` into the same number of clusters, whatever
+    produced them."""
     x = np.asarray(x, dtype=np.float64)
     labels = np.asarray(labels)
-    _, labels = np.unique(labels, return_inverse=True)
-    k, (n, d) = int(labels.max()) + 1, x.shape
-    counts = np.bincount(labels, minlength=k)
-    means = np.zeros((k, d))
-    np.add.at(means, labels, x)
-    means /= counts[:, None]
-    resid = x - means[labels]
-    cov = resid.T @ resid / n + 1e-6 * np.trace(resid.T @ resid / n) / d * np.eye(d)
+    fit = gaussian_classes(x, labels, reg=0.0)
+    d = x.shape[1]
+    cov = fit["cov"] + 1e-6 * np.trace(fit["cov"]) / d * np.eye(d)
+    own = np.searchsorted(fit["classes"], labels)
+    resid = x - fit["means"][own]
     chol = np.linalg.cholesky(cov)
     maha = (np.linalg.solve(chol, resid.T) ** 2).sum(0)
     logdet = 2 * np.log(np.diag(chol)).sum()
-    log_pi = np.log(counts / n)[labels]
+    log_pi = np.log(fit["weights"])[own]
     return float(np.mean(-0.5 * (d * np.log(2 * np.pi) + logdet + maha) + log_pi))
 
 
@@ -196,7 +212,7 @@ def _check_embedding(emb: np.ndarray, n_clusters: int) -> np.ndarray:
 
 
 def _gmm_proba(
-    emb: np.ndarray, k: int, seed: int, max_ward: int = 5000, n_init: int = 10
+    emb: np.ndarray, k: int, seed: int, max_ward: int = 5000, n_init: int = GMM_STARTS
 ) -> np.ndarray:
     """Tied GMM, multi-start EM: one start, like mclust, from a hierarchical (Ward)
     clustering (of at most ``max_ward`` spots drawn with ``seed``) plus ``n_init - 1``

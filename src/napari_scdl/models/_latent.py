@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._settings import seed_everything_local
+from ..clustering import gaussian_classes
 from ..errors import ModelSetupError, ScdlError
 from ._base import BaseModel, Param, Progress
 
@@ -228,23 +229,10 @@ class LatentModel(BaseModel):
         self.module = self._build_module(**self._arch)
 
 
-def gaussian_classes(latent: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Class means, shared covariance and proportions of ``labels`` in ``latent``: a
-    Gaussian classifier (the tied GMM's form) that puts spots of another slide into the
-    same clusters."""
-    classes = np.unique(labels)
-    x = np.asarray(latent, dtype=np.float64)
-    means = np.stack([x[labels == c].mean(0) for c in classes])
-    resid = x - means[np.searchsorted(classes, labels)]
-    cov = resid.T @ resid / len(x) + 1e-4 * np.eye(x.shape[1])
-    weights = np.array([(labels == c).mean() for c in classes])
-    return {"classes": classes, "means": means, "cov": cov, "weights": weights}
-
-
 def assign_classes(
     latent: np.ndarray, model: dict[str, np.ndarray], *, return_proba: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and posterior probability of each spot under :func:`gaussian_classes`
+    """Labels and posterior probability of each spot under :func:`~napari_scdl.clustering.gaussian_classes`
     (with ``return_proba``, the posteriors of every class, columns in ``model['classes']``
     order, instead of the assigned class's)."""
     x = np.asarray(latent, dtype=np.float64)

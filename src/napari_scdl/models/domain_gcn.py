@@ -223,7 +223,7 @@ class DomainGCN(BaseModel):
     def _fit_iter(self) -> Iterator[Progress]:
         import torch
 
-        from ..clustering import partition_log_likelihood
+        from ..clustering import GMM_STARTS, choose_n_clusters, partition_log_likelihood
         from .nn._sparse import csr_tensor
 
         hp = self.hparams
@@ -243,10 +243,11 @@ class DomainGCN(BaseModel):
             for p in self._train_network(seed, x, adj, readout, history, label):
                 yield Progress(r * epochs + p.step, n_nets * epochs, p.message, p.metrics)
             yield Progress((r + 1) * epochs, n_nets * epochs, f"{label}: clustering")
-            emb = self._embed(x, adj)
+            latent, pca = self._reduce(self._embed(x, adj), seed)
             if not k:  # auto-k: chosen on the first network, used by every network
-                k, auto_k = self._choose_k(emb, seed)
-            result = self._cluster(emb, k=k, n_init=n_init, seed=seed)
+                k_range = range(hp["k_min"], hp["k_max"] + 1)
+                k, auto_k = choose_n_clusters(latent, k_range, seed=seed)
+            result = self._cluster(latent, pca, k=k, n_init=n_init, seed=seed)
             score = partition_log_likelihood(smoothed, result["labels"])
             self._networks.append({"seed": seed, "log_likelihood": score, "kept": False})
             if best is None or score > best[0]:
@@ -305,21 +306,13 @@ class DomainGCN(BaseModel):
         pca = PCA(n_comp, random_state=seed)
         return pca.fit_transform(emb).astype(np.float32), pca
 
-    def _choose_k(self, emb: np.ndarray, seed: int) -> tuple[int, dict[int, float]]:
-        """Number of domains in ``[k_min, k_max]`` with the best silhouette, and the scores."""
-        from ..clustering import choose_n_clusters
+    def _cluster(
+        self, latent: np.ndarray, pca: Any, *, k: int, n_init: int, seed: int
+    ) -> dict[str, Any]:
+        """Domains of one network's reduced embedding (``_reduce``): mixture, refinement."""
+        from ..clustering import cluster_embedding, gaussian_classes
 
         hp = self.hparams
-        latent, _ = self._reduce(emb, seed)
-        return choose_n_clusters(latent, range(hp["k_min"], hp["k_max"] + 1), seed=seed)
-
-    def _cluster(self, emb: np.ndarray, *, k: int, n_init: int, seed: int) -> dict[str, Any]:
-        """Domains of one network's embedding: PCA, mixture, refinement."""
-        from ..clustering import cluster_embedding
-        from ._latent import gaussian_classes
-
-        hp = self.hparams
-        latent, pca = self._reduce(emb, seed)
         labels, confidence = cluster_embedding(
             latent,
             k,
@@ -437,11 +430,6 @@ def with_self_loops(adjacency: sp.spmatrix) -> sp.csr_matrix:
     a = sp.csr_matrix(adjacency, dtype=np.float32, copy=True)
     a.data[:] = 1.0
     return sp.csr_matrix(a + sp.eye(a.shape[0], dtype=np.float32), dtype=np.float32)
-
-
-#: mixture starts per fit, divided among the networks (each network's embedding gets
-#: ``GMM_STARTS // n_networks``)
-GMM_STARTS = 10
 
 
 def network_seed(seed: int, index: int) -> int:
