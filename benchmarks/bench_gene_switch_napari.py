@@ -31,10 +31,10 @@ def _time_sample(name: str, adata, n_switch: int, n_draw: int, seed: int = 0) ->
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_scdl._qt._launch import add_sample
-    from napari_scdl._qt._paint import colormap_lut
-    from napari_scdl._qt._result_layers import show_values
-    from napari_scdl._qt._samples import spot_layers
+    from napari_scdl._qt.common.result_layers import show_values
+    from napari_scdl._qt.common.samples import spot_layers
+    from napari_scdl._qt.launch import add_sample
+    from napari_scdl.colors import colormap_lut
     from napari_scdl.tl.expression import EXPRESSION_CACHE, gene_values
 
     EXPRESSION_CACHE.clear()

@@ -24,7 +24,7 @@ def _has_color(img: np.ndarray, rgb, tol: int = 12) -> bool:
 
 
 def test_categorical_figure_has_tissue_and_legend(small_adata, tmp_path):
-    from napari_scdl._qt._paint import category_colors
+    from napari_scdl.colors import category_colors
 
     out = export_figure(
         small_adata,
@@ -45,7 +45,7 @@ def test_categorical_figure_has_tissue_and_legend(small_adata, tmp_path):
 
 
 def test_gene_figure_has_colorbar_and_scale(small_adata, tmp_path):
-    from napari_scdl._qt._paint import colormap_lut
+    from napari_scdl.colors import colormap_lut
 
     out = export_figure(
         small_adata,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_scdl._qt._samples import spot_layers
+from napari_scdl._qt.common.samples import spot_layers
 
 
 def _mean_color_under(image_layer, points):
@@ -53,7 +53,7 @@ def test_sample_data_spots_sit_on_their_layers(make_napari_viewer):
 
 
 def test_two_samples_keep_their_own_adata(make_napari_viewer, small_adata):
-    from napari_scdl._qt._launch import add_sample
+    from napari_scdl._qt.launch import add_sample
     from napari_scdl.datasets import synthetic_visium
 
     viewer = make_napari_viewer()

@@ -18,8 +18,8 @@ OUT = IMAGES / "annotate_draw.png"
 def main() -> None:
     import napari
 
-    from napari_scdl._qt._annotation_widget import AnnotationWidget
-    from napari_scdl._qt._launch import add_sample
+    from napari_scdl._qt.annotate.widget import AnnotationWidget
+    from napari_scdl._qt.launch import add_sample
     from napari_scdl.annotations import AnnotationStore, geometry
     from napari_scdl.layers import xy_to_rc
 

@@ -12,8 +12,8 @@ import pandas as pd
 from _shared import IMAGES as OUT
 from _shared import sample_with_truth, settle, wait_until
 
-from napari_scdl._qt._domains_widget import DomainsWidget
-from napari_scdl._qt._launch import add_sample
+from napari_scdl._qt.domains.widget import DomainsWidget
+from napari_scdl._qt.launch import add_sample
 
 
 def main() -> None:

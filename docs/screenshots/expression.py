@@ -15,8 +15,8 @@ from _shared import DLPFC, IMAGES, sample_with_truth, settle, wait_until
 def main() -> None:
     import napari
 
-    from napari_scdl._qt._expression_widget import ExpressionWidget
-    from napari_scdl._qt._launch import add_sample
+    from napari_scdl._qt.genes.widget import ExpressionWidget
+    from napari_scdl._qt.launch import add_sample
     from napari_scdl.figure import export_figure
 
     adata, truth = sample_with_truth()

@@ -31,9 +31,9 @@ def main(real: bool) -> None:
     import napari
     from qtpy.QtCore import Qt
 
-    from napari_scdl._qt._compare_widget import CompareWidget
-    from napari_scdl._qt._launch import add_sample
-    from napari_scdl._qt._models_widget import ModelsWidget
+    from napari_scdl._qt.compare.widget import CompareWidget
+    from napari_scdl._qt.launch import add_sample
+    from napari_scdl._qt.models.widget import ModelsWidget
 
     real = real and DLPFC.exists()
     adata, truth = sample_with_truth(real)

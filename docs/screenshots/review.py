@@ -22,9 +22,9 @@ def _wait(runner) -> None:
 def main() -> None:
     import napari
 
-    from napari_scdl._qt._annotation_widget import AnnotationWidget
-    from napari_scdl._qt._launch import add_sample
-    from napari_scdl._qt._review_widget import ReviewWidget
+    from napari_scdl._qt.annotate.widget import AnnotationWidget
+    from napari_scdl._qt.launch import add_sample
+    from napari_scdl._qt.review.widget import ReviewWidget
     from napari_scdl.annotations import AnnotationStore
 
     adata, truth = sample_with_truth()

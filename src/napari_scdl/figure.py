@@ -155,7 +155,7 @@ def _render(adata, source, um, *, cmap, clim, width_px: int) -> np.ndarray:
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
 
-    from ._qt._paint import paint_categorical, paint_values
+    from .colors import paint_categorical, paint_values
     from .layers import adata_to_layers, xy_to_rc
 
     rc = xy_to_rc(adata.obsm["spatial"])
@@ -258,7 +258,7 @@ def _compose(img: np.ndarray, source, adata, out: Path, *, dpi, cmap, clim, titl
 def _legend(fig, adata, key: str, x0: float) -> None:
     from matplotlib.patches import Patch
 
-    from ._qt._paint import category_colors
+    from .colors import category_colors
 
     counts = adata.obs[key].astype(str).value_counts()
     handles = [
@@ -280,7 +280,7 @@ def _colorbar(fig, values, label, x0, width, height, cmap, clim) -> None:
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    from ._qt._plot_canvas import lut_colormap
+    from .colors import lut_colormap
 
     lo, hi = _full_clim(values, clim)
     cax = fig.add_axes((x0, 0.5 - 0.3 * height, 0.12 * width, 0.6 * height))

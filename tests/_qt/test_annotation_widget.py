@@ -8,9 +8,9 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.path import Path as MplPath
 
-from napari_scdl._qt._annotation_widget import AnnotationWidget
-from napari_scdl._qt._inspector import describe_spot, nearest_spot
-from napari_scdl._qt._launch import add_sample
+from napari_scdl._qt.annotate.inspector import describe_spot, nearest_spot
+from napari_scdl._qt.annotate.widget import AnnotationWidget
+from napari_scdl._qt.launch import add_sample
 from napari_scdl.layers import xy_to_rc
 
 

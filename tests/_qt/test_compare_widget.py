@@ -12,8 +12,8 @@ LEFT = Qt.MouseButton.LeftButton
 
 @pytest.fixture
 def viewer_and_widget(make_napari_viewer):
-    from napari_scdl._qt._compare_widget import CompareWidget
-    from napari_scdl._qt._launch import add_sample
+    from napari_scdl._qt.compare.widget import CompareWidget
+    from napari_scdl._qt.launch import add_sample
     from napari_scdl.datasets import synthetic_visium
 
     adata = synthetic_visium(300, n_domains=3, n_genes=60, seed=0)
@@ -73,8 +73,8 @@ def test_side_by_side_and_table(viewer_and_widget, qtbot):
 
 
 def test_disagreement_layer(viewer_and_widget, qtbot):
-    from napari_scdl._qt._compare_widget import DISAGREE
-    from napari_scdl._qt._paint import _hex_to_rgba
+    from napari_scdl._qt.compare.widget import DISAGREE
+    from napari_scdl.colors import _hex_to_rgba
 
     viewer, widget, moved = viewer_and_widget
     _tick(widget, ["renamed", "noisy"])

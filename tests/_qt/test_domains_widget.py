@@ -7,8 +7,8 @@ import pytest
 from qtpy.QtCore import Qt
 from sklearn.metrics import adjusted_rand_score
 
-from napari_scdl._qt._domains_widget import DomainsWidget
-from napari_scdl._qt._launch import add_sample
+from napari_scdl._qt.domains.widget import DomainsWidget
+from napari_scdl._qt.launch import add_sample
 
 
 @pytest.fixture

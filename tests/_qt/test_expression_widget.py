@@ -16,8 +16,8 @@ WAIT = 60_000
 
 @pytest.fixture
 def viewer_and_widget(make_napari_viewer, small_adata):
-    from napari_scdl._qt._expression_widget import ExpressionWidget
-    from napari_scdl._qt._launch import add_sample
+    from napari_scdl._qt.genes.widget import ExpressionWidget
+    from napari_scdl._qt.launch import add_sample
 
     viewer = make_napari_viewer()
     add_sample(viewer, small_adata)

@@ -14,8 +14,8 @@ WAIT = 60_000
 
 @pytest.fixture
 def viewer_and_widget(make_napari_viewer):
-    from napari_scdl._qt._launch import add_sample
-    from napari_scdl._qt._models_widget import ModelsWidget
+    from napari_scdl._qt.launch import add_sample
+    from napari_scdl._qt.models.widget import ModelsWidget
     from napari_scdl.datasets import synthetic_visium
 
     viewer = make_napari_viewer()
@@ -75,7 +75,7 @@ def test_run_model_writes_and_colours(viewer_and_widget, qtbot, tmp_path):
 
     # save, then apply to a second slide with the same genes
     path = widget.save_model(tmp_path / "vae.pt")
-    from napari_scdl._qt._launch import add_sample
+    from napari_scdl._qt.launch import add_sample
     from napari_scdl.datasets import synthetic_visium
 
     add_sample(viewer, synthetic_visium(250, n_domains=3, n_genes=80, seed=3, library_id="second"))
@@ -184,7 +184,7 @@ def test_apply_saved_domain_model_to_second_slide(viewer_and_widget, qtbot, tmp_
     second slide by the domains it learned."""
     from sklearn.metrics import adjusted_rand_score
 
-    from napari_scdl._qt._launch import add_sample
+    from napari_scdl._qt.launch import add_sample
     from napari_scdl.datasets import synthetic_visium
     from napari_scdl.tl import domains
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_scdl._qt._launch import add_sample
-from napari_scdl._qt._review_widget import CONF, KEY, ReviewWidget
+from napari_scdl._qt.launch import add_sample
+from napari_scdl._qt.review.widget import CONF, KEY, ReviewWidget
 from napari_scdl.annotations import AnnotationStore
 
 

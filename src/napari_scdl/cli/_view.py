@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import napari
 
-    from .._qt._launch import open_viewer
+    from .._qt.launch import open_viewer
 
     viewer = open_viewer(args.path, widgets=not args.no_widgets, show=True)
     viewer.window._qt_window.resize(1500, 950)

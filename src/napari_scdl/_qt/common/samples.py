@@ -10,8 +10,8 @@ import pandas as pd
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox
 
-from ..errors import ScdlError
-from ..layers import IMAGE_ROLE, SPOTS_ROLE
+from ...errors import ScdlError
+from ...layers import IMAGE_ROLE, SPOTS_ROLE
 
 
 def spot_layers(viewer) -> list:

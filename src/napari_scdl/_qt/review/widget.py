@@ -17,17 +17,17 @@ from qtpy.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from ..annotations import AnnotationStore
-from ..errors import ScdlError
-from ..models import get_model
-from ._explain_panel import ExplainPanel
-from ._paint import paint_categorical, sync_features
-from ._param_form import ParamForm
-from ._result_layers import result_layer, show_values
-from ._review_queue import ReviewQueue
-from ._runner import Runner, report_error
-from ._samples import SampleSelector
-from ._store_link import switch_store
+from ...annotations import AnnotationStore
+from ...colors import paint_categorical, sync_features
+from ...errors import ScdlError
+from ...models import get_model
+from ..common.param_form import ParamForm
+from ..common.result_layers import result_layer, show_values
+from ..common.runner import Runner, report_error
+from ..common.samples import SampleSelector
+from ..common.store_link import switch_store
+from .explain_panel import ExplainPanel
+from .queue import ReviewQueue
 
 MODEL = "semisup_gnn"
 KEY = "predicted_label"
@@ -175,7 +175,7 @@ class ReviewWidget(QWidget):
     # -- predict / accept ---------------------------------------------------------------------
     def predict(self) -> None:
         """Train the semi-supervised GNN on the labelled spots of the column (worker thread)."""
-        from ..tl import propagate_iter
+        from ...tl import propagate_iter
 
         try:
             store = self._need()
@@ -258,7 +258,7 @@ class ReviewWidget(QWidget):
     # -- active learning ------------------------------------------------------------------------
     def suggest(self) -> int:
         """Suggest the spots to label next and start the review queue."""
-        from ..tl import suggest_spots
+        from ...tl import suggest_spots
 
         store = self._need()
         labelled = np.flatnonzero(store.adata.obs[self.column].notna().to_numpy())

@@ -16,12 +16,12 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledDoubleRangeSlider
 
-from ._marker_table import MarkerPanel
-from ._plot_canvas import ColorbarCanvas, GroupPlotCanvas
-from ._result_layers import show_values
-from ._runner import report_error
-from ._samples import SampleSelector
-from ._table_model import RefreshingCombo
+from ..common.plot_canvas import ColorbarCanvas, GroupPlotCanvas
+from ..common.result_layers import show_values
+from ..common.runner import report_error
+from ..common.samples import SampleSelector
+from ..common.table_model import RefreshingCombo
+from .marker_table import MarkerPanel
 
 RAW = "expression (counts, log-normalised)"
 COLORMAPS = ["viridis", "magma", "inferno", "plasma", "turbo", "PiYG", "gray"]
@@ -143,7 +143,7 @@ class ExpressionWidget(QWidget):
     def _on_sample(self) -> None:
         from napari.qt.threading import create_worker
 
-        from ..tl.expression import gene_names, prepare_expression
+        from ...tl.expression import gene_names, prepare_expression
 
         layer = self.sample.layer
         self.completer.set_genes(gene_names(layer.metadata["adata"]) if layer is not None else [])
@@ -172,7 +172,7 @@ class ExpressionWidget(QWidget):
 
     def paint_gene(self, text: str, *, from_box: bool = False) -> None:
         """Paint the gene(s) in ``text`` (comma-separated) over the tissue."""
-        from ..tl.expression import gene_values, resolve_genes
+        from ...tl.expression import gene_values, resolve_genes
 
         if not from_box:
             self.gene_box.setText(text)
@@ -232,7 +232,7 @@ class ExpressionWidget(QWidget):
 
     def export_figure(self, path, **kwargs):
         """Save the painted gene (else the group-by column) as a figure; returns the path."""
-        from ..figure import export_figure
+        from ...figure import export_figure
 
         adata = self.sample.adata
         if self.values is not None and self.genes:
@@ -245,7 +245,7 @@ class ExpressionWidget(QWidget):
         elif self.markers.groupby.currentText():
             color_by = self.markers.groupby.currentText()
         else:
-            from ..errors import ScdlError
+            from ...errors import ScdlError
 
             raise ScdlError("nothing to draw: paint a gene or choose a column to group by first")
         return export_figure(adata, color_by, path, **kwargs)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..annotations import AnnotationStore
-from ._runner import report_error
+from ...annotations import AnnotationStore
+from .runner import report_error
 
 
 def switch_store(old, layer, on_event: Callable, on_error: Callable[[str], None]):

@@ -20,10 +20,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..models import Progress
-from ._runner import Runner, report_error
-from ._samples import categorical_columns
-from ._table_model import SHOWN, SORT_ROLE, FrameModel, RefreshingCombo
+from ...models import Progress
+from ..common.runner import Runner, report_error
+from ..common.samples import categorical_columns
+from ..common.table_model import SHOWN, SORT_ROLE, FrameModel, RefreshingCombo
 
 _ALL = "all groups"
 
@@ -123,7 +123,7 @@ class MarkerPanel(QWidget):
         adata = self._adata_or_none()
         self.table_df = None
         if adata is not None and isinstance(adata.uns.get("markers"), dict):
-            from ..tl.markers import get_markers
+            from ...tl.markers import get_markers
 
             self.table_df = get_markers(adata)
             col = adata.uns["markers"].get("params", {}).get("groupby")
@@ -139,7 +139,7 @@ class MarkerPanel(QWidget):
     # ---- running and showing ---------------------------------------------------------------
     def find_markers(self) -> None:
         """Test every gene in each group of the chosen column (in a worker thread)."""
-        from ..tl.markers import markers
+        from ...tl.markers import markers
 
         try:
             adata = self.get_adata()
@@ -164,7 +164,7 @@ class MarkerPanel(QWidget):
 
     def shown(self) -> pd.DataFrame:
         """The rows that pass the filters (what the table shows, before sorting)."""
-        from ..tl.markers import filter_markers
+        from ...tl.markers import filter_markers
 
         if self.table_df is None:
             return pd.DataFrame(columns=SHOWN)
@@ -197,7 +197,7 @@ class MarkerPanel(QWidget):
             self.gene_chosen.emit(self.gene_at(index.row()))
 
     def export_csv(self, path) -> None:
-        from ..tl.markers import export_markers_csv
+        from ...tl.markers import export_markers_csv
 
         if self.table_df is None:
             report_error(_no_markers(), "markers")
@@ -243,6 +243,6 @@ def _table_view(model) -> QTableView:
 
 
 def _no_markers():
-    from ..errors import ScdlError
+    from ...errors import ScdlError
 
     return ScdlError("no marker table yet: choose a column and press 'Find markers' first")

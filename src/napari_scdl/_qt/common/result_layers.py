@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import SPOTS_ROLE, spot_features
-from ._paint import paint_categorical, paint_values
+from ...colors import paint_categorical, paint_values
+from ...layers import SPOTS_ROLE, spot_features
 
 RESULT_ROLE = "result"
 
@@ -66,7 +66,7 @@ def side_by_side(viewer, spots, keys: list[str], *, gap: float = 0.08) -> list:
 
     Returns the result layers, left to right. Re-running replaces the same layers.
     """
-    from ._samples import image_layers_of
+    from .samples import image_layers_of
 
     images = [ly for ly in image_layers_of(viewer, spots.metadata.get("sample_id")) if ly.visible]
     ext = (images[0] if images else spots).extent.world

@@ -20,10 +20,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..errors import ScdlError
-from ._result_layers import side_by_side
-from ._runner import report_error
-from ._samples import SampleSelector, categorical_columns
+from ...errors import ScdlError
+from ..common.result_layers import side_by_side
+from ..common.runner import report_error
+from ..common.samples import SampleSelector, categorical_columns
 
 #: colours of the disagreement map: agreeing spots faint grey, disagreeing ones red
 AGREE, DISAGREE = "#b4b4b4", "#e0201b"
@@ -156,7 +156,7 @@ class CompareWidget(QWidget):
 
     def fill_table(self, adata, keys: list[str]) -> None:
         """One row per pair of ``keys``: ARI, NMI and the agreement after label matching."""
-        from ..tl import compare
+        from ...tl import compare
 
         scores = compare(adata, keys)  # long form: key_a, key_b, ari, nmi, accuracy, ...
         self.table.setRowCount(len(scores))
@@ -202,10 +202,10 @@ class CompareWidget(QWidget):
 
     def show_disagreement(self):
         """Paint the spots where the chosen pair disagrees as a result layer."""
-        from ..metrics import valid_mask
-        from ..tl import disagreement
-        from ._paint import _hex_to_rgba
-        from ._result_layers import result_layer
+        from ...colors import _hex_to_rgba
+        from ...metrics import valid_mask
+        from ...tl import disagreement
+        from ..common.result_layers import result_layer
 
         layer, a, b = self._pair()
         adata = layer.metadata["adata"]

@@ -26,14 +26,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..models import BaseModel, Progress, get_model, list_models
-from ._cluster_section import ClusterSection
-from ._legend import LegendTable
-from ._model_parts import about_html, run_options, written_keys
-from ._param_form import ParamForm
-from ._result_layers import show_categorical
-from ._runner import Runner, report_error
-from ._samples import SampleSelector
+from ...models import BaseModel, Progress, get_model, list_models
+from ..common.legend import LegendTable
+from ..common.param_form import ParamForm
+from ..common.result_layers import show_categorical
+from ..common.runner import Runner, report_error
+from ..common.samples import SampleSelector
+from .cluster_section import ClusterSection
+from .parts import about_html, run_options, written_keys
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class ModelsWidget(QWidget):
     # -- training ---------------------------------------------------------------------------
     def run(self) -> None:
         """Train the chosen model on the chosen sample in a worker thread."""
-        from ..tl import run_model_iter
+        from ...tl import run_model_iter
 
         try:
             adata = self.sample.adata
@@ -223,7 +223,7 @@ class ModelsWidget(QWidget):
     # -- save / load ------------------------------------------------------------------------
     def save_model(self, path: str | Path) -> Path:
         """Save the last trained (or loaded) model to ``path``."""
-        from ..errors import ScdlError
+        from ...errors import ScdlError
 
         if self.model is None:
             raise ScdlError("no trained model yet: press 'Run model' first")

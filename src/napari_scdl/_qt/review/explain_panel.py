@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from qtpy.QtWidgets import QComboBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from ..errors import ScdlError
-from ..models import Progress
-from ._runner import Runner, report_error
+from ...errors import ScdlError
+from ...models import Progress
+from ..common.runner import Runner, report_error
 
 COLUMNS = ["gene", "found by", "log2 FC", "importance"]
 
@@ -49,7 +49,7 @@ class ExplainPanel(QWidget):
 
     def explain(self) -> None:
         """Run :func:`napari_scdl.tl.explain_category` on the labelled spots (worker thread)."""
-        from ..tl import explain_category
+        from ...tl import explain_category
 
         store, column, cat = self.owner.store, self.owner.column, self.category.currentText()
         if store is None or not column or not cat:

@@ -6,7 +6,7 @@ import html
 
 from magicgui.widgets import ComboBox, Container, LineEdit, SpinBox
 
-from ..models import BaseModel
+from ...models import BaseModel
 
 
 def run_options() -> Container:

@@ -1,4 +1,5 @@
-"""Colour a spots layer by a category or a value (the one place widgets paint spots)."""
+"""Colours without Qt: the category palette, colormap lookup tables, and colouring a napari
+spots layer by a category or a value (the one place widgets and figures paint spots)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,13 @@ def colormap_lut(cmap: str) -> np.ndarray:
     lut = ensure_colormap(cmap).map(np.linspace(0, 1, _LUT_SIZE)).astype(np.float32)
     lut.flags.writeable = False
     return lut
+
+
+def lut_colormap(cmap: str):
+    """A matplotlib colormap with the same colours as the napari colormap ``cmap``."""
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(np.asarray(colormap_lut(cmap)), name=cmap)
 
 
 def set_face_colors(layer, rgba: np.ndarray, *, viewer=None) -> None:

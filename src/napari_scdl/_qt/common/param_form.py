@@ -6,7 +6,7 @@ from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
 
-from ..models import Param
+from ...models import Param
 
 
 def _widget_for(p: Param):

@@ -21,21 +21,21 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..annotations import AnnotationStore
-from ..errors import ScdlError
-from ._annotation_draw import DrawTools
-from ._annotation_files import AnnotationFiles
-from ._annotation_layers import (
+from ...annotations import AnnotationStore
+from ...errors import ScdlError
+from ..common.runner import report_error
+from ..common.samples import SampleSelector, categorical_columns
+from ..common.store_link import switch_store
+from .category_list import CategoryPanel
+from .draw import DrawTools
+from .files import AnnotationFiles
+from .inspector import SpotInspector
+from .layers import (
     annotation_layer,
     drop_deleted_columns,
     raise_to_top,
     show_annotation,
 )
-from ._category_list import CategoryPanel
-from ._inspector import SpotInspector
-from ._runner import report_error
-from ._samples import SampleSelector, categorical_columns
-from ._store_link import switch_store
 
 
 class AnnotationWidget(QWidget):

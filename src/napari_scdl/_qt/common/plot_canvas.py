@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 
-from ._paint import category_colors, colormap_lut
+from ...colors import category_colors, lut_colormap
 
 _MAX_PER_GROUP = 2000  # violins of 100,000 spots look the same from a subsample, and draw fast
 
@@ -24,12 +24,6 @@ def _axes_colors(ax) -> None:
     ax.yaxis.label.set_color("#d0d0d0")
     ax.title.set_color("#e0e0e0")
 
-
-def lut_colormap(cmap: str):
-    """A matplotlib colormap with the same colours as the napari colormap ``cmap``."""
-    from matplotlib.colors import ListedColormap
-
-    return ListedColormap(np.asarray(colormap_lut(cmap)), name=cmap)
 
 
 class ColorbarCanvas(FigureCanvasQTAgg):

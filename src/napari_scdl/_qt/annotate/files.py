@@ -16,8 +16,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..annotations import io as aio
-from ..errors import ScdlError
+from ...annotations import io as aio
+from ...errors import ScdlError
 
 FILTERS = {
     "csv": "Loupe Browser CSV: barcode,category (*.csv)",
@@ -136,7 +136,7 @@ class AnnotationFiles(QWidget):
 
     # -- dialogs ---------------------------------------------------------------------------
     def _run(self, what: str, fn, *args):
-        from ._runner import report_error
+        from ..common.runner import report_error
 
         try:
             return fn(*args)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from magicgui.widgets import ComboBox, Container, LineEdit, SpinBox
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ..models import Progress
-from ._runner import Runner, report_error
+from ...models import Progress
+from ..common.runner import Runner, report_error
 
 METHODS = ("gmm", "kmeans", "leiden")
 
@@ -95,8 +95,8 @@ class ClusterSection(QWidget):
 
     def run(self) -> None:
         """Cluster the chosen embedding in a worker thread, then show the clusters."""
-        from ..errors import ScdlError
-        from ..tl import cluster
+        from ...errors import ScdlError
+        from ...tl import cluster
 
         try:
             adata = self.sample.adata

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from ._paint import paint_categorical, sync_features
-from ._result_layers import RESULT_ROLE, show_categorical
+from ...colors import paint_categorical, sync_features
+from ..common.result_layers import RESULT_ROLE, show_categorical
 
 
 def _is_annotation(ly, adata) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ..errors import ScdlError
+from ...errors import ScdlError
 
 logger = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, LineEdit, SpinBox
 from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..models import get_model
-from ._legend import LegendTable
-from ._param_form import ParamForm
-from ._result_layers import show_categorical, show_values, side_by_side
-from ._runner import Runner, report_error
-from ._samples import SampleSelector, categorical_columns
+from ...models import get_model
+from ..common.legend import LegendTable
+from ..common.param_form import ParamForm
+from ..common.result_layers import show_categorical, show_values, side_by_side
+from ..common.runner import Runner, report_error
+from ..common.samples import SampleSelector, categorical_columns
 
 MODEL = "domain_gcn"
 
@@ -80,7 +80,7 @@ class DomainsWidget(QWidget):
 
     def run(self) -> None:
         """Train the model on the chosen sample in a worker thread."""
-        from ..tl import run_model_iter
+        from ...tl import run_model_iter
 
         try:
             adata = self.sample.adata
@@ -137,6 +137,6 @@ class DomainsWidget(QWidget):
 
 
 def _no_result(key):
-    from ..errors import ScdlError
+    from ...errors import ScdlError
 
     return ScdlError(f"no '{key}' result yet: press 'Find domains' first")

@@ -18,9 +18,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..annotations import geometry
-from ..errors import ScdlError
-from ..layers import rc_to_xy
+from ...annotations import geometry
+from ...errors import ScdlError
+from ...layers import rc_to_xy
 
 SHAPES_ROLE = "annotation_shapes"
 _ELLIPSE_VERTICES = 64

@@ -1,0 +1,5 @@
+"""Panel "Models": run any registered model, cluster an embedding."""
+
+from .widget import ModelsWidget
+
+__all__ = ["ModelsWidget"]
