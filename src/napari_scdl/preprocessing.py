@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,43 +14,216 @@ from .errors import ScdlError
 logger = logging.getLogger(__name__)
 
 
-def counts_matrix(adata, layer: str | None = None) -> sp.csr_matrix:
-    """Raw counts as float32 CSR from ``layers[layer]`` (or ``layers['counts']``, else ``X``)."""
+#: genes detected (count > 0) in fewer spots than this are dropped before gene selection
+MIN_SPOTS_PER_GENE = 3
+
+#: above this maximum, non-integer values are taken as linear (CPM-like), not log, values
+_LOG_MAX = 30.0
+
+ValueKind = Literal["counts", "log-normalised", "normalised", "scaled"]
+
+
+@dataclass
+class ExpressionInput:
+    """What the models train on: raw counts, or pseudo-counts made from normalised values.
+
+    ``X`` is float32 CSR, non-negative; ``kind`` says what the source held; ``source`` where
+    it came from (``"X"``, ``"layers['counts']"``, ``"raw.X"``); ``notes`` are the warnings
+    a user should see (a conversion that may cost accuracy)."""
+
+    X: sp.csr_matrix
+    kind: ValueKind
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def looks_like_counts(X, n_check: int = 20_000) -> bool:
+    """True when ``X`` holds non-negative integers (raw counts), judged on values sampled
+    evenly through the matrix."""
+    data = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    data = np.asarray(data[:: max(1, data.size // n_check)])
+    if data.size == 0:
+        return True
+    return bool(np.all(data >= 0) and np.all(data == np.round(data)))
+
+
+def expression_input(adata, layer: str | None = None) -> ExpressionInput:
+    """The expression every model starts from, whatever the file holds.
+
+    Raw counts are taken from ``layers[layer]``, else ``layers['counts']``, else ``X``, else
+    ``raw.X`` (restricted to ``var_names``) when ``X`` is not counts but ``raw`` is. Without
+    counts anywhere, normalised values are turned into pseudo-counts so that the same
+    pipeline applies (with a note): log-normalised values (``log1p``, max <= 30) by
+    ``expm1``; linear normalised values (CPM-like) as they are; scaled values (negative,
+    e.g. after ``sc.pp.scale``) from ``raw`` when it holds non-negative values, else shifted
+    per gene to start at 0 and taken as log values."""
     if layer is not None:
         if layer not in adata.layers:
             raise ScdlError(f"layer {layer!r} not in adata.layers ({list(adata.layers)})")
-        X = adata.layers[layer]
-    elif "counts" in adata.layers:
-        X = adata.layers["counts"]
-    else:
-        X = adata.X
-    X = sp.csr_matrix(X, dtype=np.float32)
-    if X.nnz and (X.data.min() < 0):
-        raise ScdlError(
-            "the expression matrix has negative values: models need raw counts in adata.X "
-            "or adata.layers['counts']"
+        return _as_input(adata.layers[layer], f"layers[{layer!r}]")
+    if "counts" in adata.layers:
+        return _as_input(adata.layers["counts"], "layers['counts']")
+    X = adata.X
+    if X is None:
+        raise ScdlError("the sample has no expression matrix (adata.X is empty)")
+    if not looks_like_counts(X) and adata.raw is not None:
+        raw = _raw_for_vars(adata)
+        if raw is not None and (
+            looks_like_counts(raw) or (_has_negative(X) and not _has_negative(raw))
+        ):
+            return _as_input(raw, "raw.X")
+    return _as_input(X, "X")
+
+
+def _raw_for_vars(adata):
+    """``raw.X`` for the genes of ``adata`` (None when some are missing from ``raw``)."""
+    idx = adata.raw.var_names.get_indexer(adata.var_names)
+    if (idx < 0).any() or adata.raw.n_obs != adata.n_obs:
+        return None
+    return adata.raw.X[:, idx]
+
+
+def _has_negative(X) -> bool:
+    data = X.data if sp.issparse(X) else np.asarray(X)
+    return bool(data.size and np.nanmin(data) < 0)
+
+
+def _as_input(X, source: str) -> ExpressionInput:
+    if looks_like_counts(X):
+        return ExpressionInput(sp.csr_matrix(X, dtype=np.float32), "counts", source)
+    if _has_negative(X):
+        Xd = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float32)
+        Xd = np.nan_to_num(Xd - np.nanmin(Xd, axis=0), nan=0.0)
+        top = float(Xd.max()) if Xd.size else 0.0
+        if top > _LOG_MAX:  # keep expm1 in a sane range
+            Xd *= _LOG_MAX / top
+        P = sp.csr_matrix(np.expm1(Xd).astype(np.float32))
+        note = (
+            f"{source} holds scaled values (negative numbers) and no raw counts were found: "
+            "models use a copy shifted per gene to start at 0; give raw counts in "
+            "adata.layers['counts'] for reliable results"
         )
-    return X
+        return ExpressionInput(P, "scaled", source, [note])
+    P = sp.csr_matrix(X, dtype=np.float32, copy=True)
+    P.data = np.nan_to_num(P.data, nan=0.0)
+    if P.nnz and float(P.data.max()) <= _LOG_MAX:
+        np.expm1(P.data, out=P.data)
+        note = (
+            f"{source} holds log-normalised values, not raw counts: models use expm1 of "
+            "them as pseudo-counts (raw counts in adata.layers['counts'] are better)"
+        )
+        return ExpressionInput(P, "log-normalised", source, [note])
+    note = (
+        f"{source} holds normalised (non-integer) values, not raw counts: models use them "
+        "as pseudo-counts (raw counts in adata.layers['counts'] are better)"
+    )
+    return ExpressionInput(P, "normalised", source, [note])
+
+
+def counts_matrix(adata, layer: str | None = None) -> sp.csr_matrix:
+    """Raw counts (or pseudo-counts, see :func:`expression_input`) as float32 CSR."""
+    return expression_input(adata, layer).X
+
+
+@dataclass
+class GeneSelection:
+    """The genes a model uses: ``mask`` over ``var_names``, the method that chose them
+    (``flavor``), how many genes were detected, and notes for the user."""
+
+    mask: np.ndarray
+    flavor: str
+    n_detected: int
+    notes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """What goes into ``uns[key]['params']['gene_selection']``."""
+        return {
+            "flavor": self.flavor,
+            "n_genes": int(self.mask.sum()),
+            "n_detected": int(self.n_detected),
+        }
+
+
+def select_genes(
+    adata,
+    n_top_genes: int = 3000,
+    *,
+    expr: ExpressionInput | None = None,
+    min_spots: int = MIN_SPOTS_PER_GENE,
+) -> GeneSelection:
+    """Highly variable genes that work on any slide.
+
+    Genes detected in fewer than ``min_spots`` spots (at most a tenth of the spots) are
+    dropped first. If no more than ``n_top_genes`` remain (or ``n_top_genes <= 0``), all are
+    used. Otherwise Seurat
+    v3 (scanpy, on counts); where it cannot apply (normalised input) or fails (its loess
+    fit is singular on very sparse slides), Seurat's dispersion on log-normalised values;
+    where that fails too, the variance of log-normalised values. Each fallback is a note.
+    """
+    import scanpy as sc
+
+    expr = expr if expr is not None else expression_input(adata)
+    X = expr.X
+    min_spots = int(max(1, min(min_spots, X.shape[0] // 10)))
+    detected = np.asarray((X > 0).sum(0)).ravel() >= min_spots
+    n_det = int(detected.sum())
+    notes: list[str] = []
+    if n_det == 0:
+        raise ScdlError(
+            f"no gene is detected in {min_spots} or more spots: the expression matrix is "
+            "(almost) empty"
+        )
+    if n_top_genes <= 0 or n_det <= n_top_genes:
+        if n_top_genes > n_det:
+            notes.append(
+                f"n_top_genes={n_top_genes} is more than the {n_det} genes detected in "
+                f">= {min_spots} spots: all {n_det} are used"
+            )
+        return GeneSelection(detected, "all detected genes", n_det, notes)
+    cols = np.flatnonzero(detected)
+    sub = sc.AnnData(X=X[:, cols].copy())
+    chosen, flavor = None, ""
+    if expr.kind == "counts":
+        try:
+            sc.pp.highly_variable_genes(sub, flavor="seurat_v3", n_top_genes=n_top_genes)
+            chosen, flavor = sub.var["highly_variable"].to_numpy(), "seurat_v3"
+        except Exception as err:  # noqa: BLE001 - any failure of the loess fit: fall back
+            notes.append(
+                f"Seurat v3 gene selection failed ({_short(err)}); genes were chosen by "
+                "dispersion of log-normalised values instead"
+            )
+    if chosen is None:
+        L = log_normalize(sub.X)
+        try:
+            tmp = sc.AnnData(X=L)
+            sc.pp.highly_variable_genes(tmp, flavor="seurat", n_top_genes=n_top_genes)
+            chosen, flavor = tmp.var["highly_variable"].to_numpy(), "seurat (dispersion)"
+        except Exception as err:  # noqa: BLE001
+            notes.append(
+                f"dispersion-based gene selection failed ({_short(err)}); genes were "
+                "ranked by the variance of log-normalised values"
+            )
+            mean = np.asarray(L.mean(0)).ravel()
+            var = np.asarray(L.multiply(L).mean(0)).ravel() - mean**2
+            chosen = np.zeros(len(cols), dtype=bool)
+            chosen[np.argsort(-var, kind="stable")[:n_top_genes]] = True
+            flavor = "variance"
+    mask = np.zeros(X.shape[1], dtype=bool)
+    mask[cols[chosen]] = True
+    return GeneSelection(mask, flavor, n_det, notes)
+
+
+def _short(err: Exception) -> str:
+    msg = str(err)
+    if isinstance(err.args[0] if err.args else None, bytes):
+        msg = err.args[0].decode(errors="replace")
+    msg = msg.strip().splitlines()[0] if msg.strip() else ""
+    return f"{type(err).__name__}: {msg[:120]}"
 
 
 def select_hvg(adata, n_top_genes: int = 3000, layer: str | None = None) -> np.ndarray:
-    """Boolean mask of the ``n_top_genes`` highly variable genes (Seurat v3 flavour on counts,
-    falling back to dispersion on log data when scikit-misc is unavailable)."""
-    import anndata as ad
-    import scanpy as sc
-
-    X = counts_matrix(adata, layer)
-    n_top = min(n_top_genes, X.shape[1])
-    if n_top >= X.shape[1]:
-        return np.ones(X.shape[1], dtype=bool)
-    tmp = ad.AnnData(X=X.copy())
-    try:
-        sc.pp.highly_variable_genes(tmp, flavor="seurat_v3", n_top_genes=n_top)
-    except ImportError:
-        sc.pp.normalize_total(tmp, target_sum=1e4)
-        sc.pp.log1p(tmp)
-        sc.pp.highly_variable_genes(tmp, flavor="seurat", n_top_genes=n_top)
-    return tmp.var["highly_variable"].to_numpy()
+    """Boolean mask of the highly variable genes (see :func:`select_genes`)."""
+    return select_genes(adata, n_top_genes, expr=expression_input(adata, layer)).mask
 
 
 def log_normalize(X: sp.spmatrix, target_sum: float = 1e4) -> sp.csr_matrix:

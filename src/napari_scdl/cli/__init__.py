@@ -46,6 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     except ScdlError as err:
         print(f"napari-scdl {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"napari-scdl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - a message, not a traceback, for users
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(
+            f"napari-scdl {args.command}: error: {type(err).__name__}: {detail[:300]}\n"
+            "(an unexpected failure; run again with -v for the traceback, and report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""``napari-scdl domains INPUT --n-domains K --out OUT.h5ad``: spatial domains headless."""
+"""``napari-scdl domains INPUT [--n-domains K] --out OUT.h5ad``: spatial domains headless."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ def add_parser(sub) -> None:
     add_input(p)
     p.add_argument(
         "--n-domains",
-        required=True,
+        default=7,
         metavar="K",
         type=_n_domains,
-        help="number of domains, or 'auto' to choose it by silhouette width",
+        help="number of domains (default 7, as in Python and the GUI), or 'auto' to choose "
+        "it by silhouette width",
     )
     p.add_argument("--out", required=True, metavar="OUT.h5ad", help="where to write the result")
     add_seed_device(p)

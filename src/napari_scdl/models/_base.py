@@ -119,6 +119,11 @@ class BaseModel:
         self.device: str = "cpu"
         self.seed: int = 0
         self.is_trained = False
+        #: what the user should know about this run (fallbacks taken, conversions made):
+        #: logged, written to ``uns[key]['warnings']`` and shown in the GUI
+        self.warnings: list[str] = []
+        #: how the input was prepared (gene selection, value kind), in ``params``
+        self.preprocessing: dict[str, Any] = {}
 
     # -- protocol ---------------------------------------------------------------------
     def setup(self, adata) -> None:
@@ -136,6 +141,7 @@ class BaseModel:
         """Set up on ``adata`` and train, yielding progress each epoch (close to cancel)."""
         self.device = resolve_device(device)
         self.seed = int(seed)
+        self.warnings, self.preprocessing = [], {}
         with torch_threads(adata.n_obs) as n_threads:
             self.n_threads = n_threads
             self.setup(adata)
@@ -171,6 +177,31 @@ class BaseModel:
     def get_imputed(self) -> np.ndarray | None:
         return getattr(self, "_imputed", None)
 
+    def warn(self, message: str) -> None:
+        """Note something the user should know about this run (logged and kept)."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+            logging.getLogger(type(self).__module__).warning("%s: %s", self.name, message)
+
+    def prepare_expression(self, adata, n_top_genes: int, *, expr=None):
+        """Counts (or pseudo-counts) and the genes to use, for any slide that opens:
+        notes of :func:`~napari_scdl.preprocessing.expression_input` and
+        :func:`~napari_scdl.preprocessing.select_genes` become warnings, and what was done
+        is recorded in ``params``. ``expr``: an :class:`ExpressionInput` already made.
+        Returns ``(X, mask)``."""
+        from ..preprocessing import expression_input, select_genes
+
+        expr = expr if expr is not None else expression_input(adata)
+        sel = select_genes(adata, n_top_genes, expr=expr)
+        for note in expr.notes + sel.notes:
+            self.warn(note)
+        self.preprocessing = {
+            "input_values": expr.kind,
+            "input_source": expr.source,
+            "gene_selection": sel.record(),
+        }
+        return expr.X, sel.mask
+
     def extra_uns(self) -> dict[str, Any]:
         """Model-specific results stored beside params in ``uns[key]``."""
         return {}
@@ -182,6 +213,7 @@ class BaseModel:
         have the model's genes."""
         self._require_trained()
         self.check_genes(adata)
+        self.warnings = []
         self.setup(adata)
         self._infer()
         return self
@@ -210,7 +242,9 @@ class BaseModel:
     def provenance(self) -> dict[str, Any]:
         return {
             "model": self.name,
-            "params": dict(self.hparams),
+            "params": dict(self.hparams)
+            | ({"preprocessing": self.preprocessing} if self.preprocessing else {}),
+            "warnings": list(self.warnings),
             "seed": self.seed,
             "device": self.device,
             "versions": versions(),

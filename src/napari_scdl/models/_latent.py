@@ -81,12 +81,13 @@ class LatentModel(BaseModel):
         """Validate ``adata`` (every problem in one :class:`ModelSetupError`) and prepare the
         model genes' counts. A trained model uses its own genes; an untrained one selects
         ``n_top_genes`` highly variable genes. ``adata`` is not modified."""
-        from ..preprocessing import counts_matrix, select_hvg
+        from ..preprocessing import expression_input
 
         problems: list[str] = []
-        X = None
+        X = expr = None
         try:
-            X = counts_matrix(adata)
+            expr = expression_input(adata)
+            X = expr.X
         except ScdlError as err:
             problems.append(str(err))
         if self.is_trained and self.var_names is not None:
@@ -114,7 +115,7 @@ class LatentModel(BaseModel):
         if self.is_trained and self.var_names is not None:
             genes = list(self.var_names)
         else:
-            mask = select_hvg(adata, self.hparams["n_top_genes"])
+            X, mask = self.prepare_expression(adata, self.hparams["n_top_genes"], expr=expr)
             genes = list(adata.var_names[mask])
             self.var_names = genes
         idx = adata.var_names.get_indexer(genes)

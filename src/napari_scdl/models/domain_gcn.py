@@ -150,12 +150,13 @@ class DomainGCN(BaseModel):
     def setup(self, adata) -> None:
         """Validate ``adata`` (all problems in one error) and prepare the network inputs
         (on copies: ``adata`` is not changed)."""
-        from ..preprocessing import counts_matrix
+        from ..preprocessing import expression_input
 
         hp, problems = self.hparams, []
-        X = None
+        X = expr = None
         try:
-            X = counts_matrix(adata)
+            expr = expression_input(adata)
+            X = expr.X
         except ScdlError as err:
             problems.append(str(err))
         if "spatial" not in adata.obsm:
@@ -176,19 +177,19 @@ class DomainGCN(BaseModel):
             raise ModelSetupError(
                 f"{self.name} cannot run on this sample:\n- " + "\n- ".join(problems)
             )
-        self._prepare(adata, X)
+        self._prepare(adata, expr)
 
-    def _prepare(self, adata, X: sp.csr_matrix) -> None:
+    def _prepare(self, adata, expr) -> None:
         from ..graph import build_graph
-        from ..preprocessing import apply_projection, fit_projection, log_normalize, select_hvg
+        from ..preprocessing import apply_projection, fit_projection, log_normalize
 
-        hp = self.hparams
+        hp, X = self.hparams, expr.X
         if self._transferring:  # the trained model's genes and projection
             genes = adata.var_names.get_indexer(self.var_names)
             L = log_normalize(X[:, genes])
             self._x = apply_projection(L, self._projection, own_mean=True)
         else:
-            mask = select_hvg(adata, hp["n_top_genes"])
+            X, mask = self.prepare_expression(adata, hp["n_top_genes"], expr=expr)
             self.var_names = list(adata.var_names[mask])
             L = log_normalize(X[:, mask])
             self._projection, self._x = fit_projection(
@@ -201,10 +202,9 @@ class DomainGCN(BaseModel):
 
             feats = spot_image_features(adata)
             if feats is None:
-                logger.warning(
-                    "%s: no tissue image in adata.uns['spatial']; the graph is "
-                    "not weighted by histology",
-                    self.name,
+                self.warn(
+                    "use_histology is on but the sample has no tissue image in "
+                    "adata.uns['spatial']: the spot graph is not weighted by histology"
                 )
             else:
                 self._edge_weight = histology_weights(self._adjacency, feats)

@@ -151,9 +151,27 @@ class SemiSupervisedGNN(BaseModel):
         self.categories = cats
         codes = pd.Categorical([None if v is None else str(v) for v in lab], categories=cats).codes
         self.y = np.asarray(codes, dtype=np.int64)
-        genes, feats = expression_pcs(
-            pp.counts_matrix(adata), self.hparams["n_top_genes"], self.hparams["n_pcs"], self.seed
+        expr = pp.expression_input(adata)
+        for note in expr.notes:
+            self.warn(note)
+        detected = np.flatnonzero(
+            np.asarray((expr.X > 0).sum(0)).ravel() >= min(pp.MIN_SPOTS_PER_GENE, adata.n_obs)
         )
+        if detected.size == 0:
+            raise ModelSetupError(f"{self.name}: no gene is detected in the sample")
+        genes, feats = expression_pcs(
+            expr.X[:, detected], self.hparams["n_top_genes"], self.hparams["n_pcs"], self.seed
+        )
+        genes = detected[genes]
+        self.preprocessing = {
+            "input_values": expr.kind,
+            "input_source": expr.source,
+            "gene_selection": {
+                "flavor": "variance of log-normalised values",
+                "n_genes": int(len(genes)),
+                "n_detected": int(detected.size),
+            },
+        }
         self.var_names = list(adata.var_names[genes])
         if hkey:
             img = np.asarray(adata.obsm[hkey], dtype=np.float32)

@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import ScdlError
+from ..preprocessing import looks_like_counts
 
 logger = logging.getLogger(__name__)
 
@@ -81,15 +82,6 @@ def source_matrix(adata, layer: str | None = None):
             f"layer {layer!r} not in adata.layers (available: {list(adata.layers) or 'none'})"
         )
     return adata.layers[layer]
-
-
-def looks_like_counts(X, n_check: int = 20_000) -> bool:
-    """True when ``X`` holds non-negative integers (raw counts), judged on a sample of values."""
-    data = X.data if sp.issparse(X) else np.asarray(X).ravel()
-    data = np.asarray(data[:n_check])
-    if data.size == 0:
-        return True
-    return bool(np.all(data >= 0) and np.all(data == np.round(data)))
 
 
 def resolve_normalize(adata, layer: str | None, normalize: bool | None) -> bool:
