@@ -47,6 +47,7 @@ def test_sparse_fixture_breaks_plain_seurat_v3_and_selection_falls_back(shapes):
     assert sel.mask.sum() == 1000
     assert not sel.mask[-8000:].any()  # never-detected genes are never chosen
     assert sel.flavor != "seurat_v3" and sel.notes and "Seurat v3" in sel.notes[0]
+    assert sel.mask[np.asarray((a.X > 0).sum(0)).ravel() < 3].sum() == 0  # no rare gene
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -142,9 +143,9 @@ def test_select_genes_drops_rare_genes_and_says_when_all_are_used():
     X[:, :5] = 0
     X[0, 0] = 1  # detected in one spot only
     sel = select_genes(_toy(sp.csr_matrix(X)), 3000)
-    assert sel.mask.sum() == 25 and not sel.mask[:5].any()
-    assert "all 25 are used" in sel.notes[0]
-    assert select_genes(_toy(sp.csr_matrix(X)), 0).mask.sum() == 25
+    assert sel.mask.sum() == 26 and not sel.mask[1:5].any()
+    assert "all 26 are used" in sel.notes[0]
+    assert select_genes(_toy(sp.csr_matrix(X)), 0).mask.sum() == 26
     assert select_genes(_toy(sp.csr_matrix(X)), 10).mask.sum() == 10
 
 

@@ -153,51 +153,66 @@ def select_genes(
 ) -> GeneSelection:
     """Highly variable genes that work on any slide.
 
-    Genes detected in fewer than ``min_spots`` spots (at most a tenth of the spots) are
-    dropped first. If no more than ``n_top_genes`` remain (or ``n_top_genes <= 0``), all are
-    used. Otherwise Seurat
-    v3 (scanpy, on counts); where it cannot apply (normalised input) or fails (its loess
-    fit is singular on very sparse slides), Seurat's dispersion on log-normalised values;
-    where that fails too, the variance of log-normalised values. Each fallback is a note.
+    Genes never detected are dropped first. If no more than ``n_top_genes`` remain (or
+    ``n_top_genes <= 0``), all are used. Otherwise Seurat v3 (scanpy, on counts); if its
+    loess fit is singular (sparse slides: many genes seen once or twice share one mean and
+    variance), again without the genes seen in fewer than ``min_spots`` spots (at most a
+    tenth of the spots); where it cannot apply (normalised input) or still fails, Seurat's
+    dispersion on log-normalised values of those genes; where that fails too, their
+    variance. Each fallback that changes the method is a note.
     """
     import scanpy as sc
 
     expr = expr if expr is not None else expression_input(adata)
     X = expr.X
+    n_spots = np.asarray((X > 0).sum(0)).ravel()
     min_spots = int(max(1, min(min_spots, X.shape[0] // 10)))
-    detected = np.asarray((X > 0).sum(0)).ravel() >= min_spots
+    detected = n_spots >= 1
     n_det = int(detected.sum())
     notes: list[str] = []
     if n_det == 0:
-        raise ScdlError(
-            f"no gene is detected in {min_spots} or more spots: the expression matrix is "
-            "(almost) empty"
-        )
+        raise ScdlError("no gene is detected in any spot: the expression matrix is empty")
     if n_top_genes <= 0 or n_det <= n_top_genes:
         if n_top_genes > n_det:
             notes.append(
-                f"n_top_genes={n_top_genes} is more than the {n_det} genes detected in "
-                f">= {min_spots} spots: all {n_det} are used"
+                f"n_top_genes={n_top_genes} is more than the {n_det} genes detected: all "
+                f"{n_det} are used"
             )
         return GeneSelection(detected, "all detected genes", n_det, notes)
-    cols = np.flatnonzero(detected)
-    sub = sc.AnnData(X=X[:, cols].copy())
-    chosen, flavor = None, ""
+    frequent = n_spots >= min_spots
+    chosen, flavor, last = None, "", None
     if expr.kind == "counts":
-        try:
-            sc.pp.highly_variable_genes(sub, flavor="seurat_v3", n_top_genes=n_top_genes)
-            chosen, flavor = sub.var["highly_variable"].to_numpy(), "seurat_v3"
-        except Exception as err:  # noqa: BLE001 - any failure of the loess fit: fall back
+        # on every detected gene first (what scanpy does by itself); if the loess fit is
+        # singular (many genes seen once or twice share one mean and variance), again
+        # without the genes seen in fewer than ``min_spots`` spots
+        for keep in (detected, frequent):
+            if keep is frequent and frequent.sum() <= n_top_genes:
+                chosen, flavor = frequent, f"all genes seen in >= {min_spots} spots"
+                break
+            try:
+                sub = sc.AnnData(X=X[:, np.flatnonzero(keep)].copy())
+                sc.pp.highly_variable_genes(sub, flavor="seurat_v3", n_top_genes=n_top_genes)
+            except Exception as err:  # noqa: BLE001 - any failure of the loess fit
+                last = err
+                continue
+            chosen, flavor = _mask(keep, sub.var["highly_variable"].to_numpy()), "seurat_v3"
+            if keep is frequent:
+                flavor = f"seurat_v3 (genes seen in >= {min_spots} spots)"
+            break
+        if last is not None:
             notes.append(
-                f"Seurat v3 gene selection failed ({_short(err)}); genes were chosen by "
-                "dispersion of log-normalised values instead"
+                f"Seurat v3 gene selection failed on all genes ({_short(last)}); "
+                + (f"used {flavor}" if chosen is not None else
+                   "genes were chosen by dispersion of log-normalised values instead")
             )
     if chosen is None:
-        L = log_normalize(sub.X)
+        keep = frequent if frequent.sum() > n_top_genes else detected
+        L = log_normalize(X[:, np.flatnonzero(keep)])
         try:
             tmp = sc.AnnData(X=L)
             sc.pp.highly_variable_genes(tmp, flavor="seurat", n_top_genes=n_top_genes)
-            chosen, flavor = tmp.var["highly_variable"].to_numpy(), "seurat (dispersion)"
+            chosen = _mask(keep, tmp.var["highly_variable"].to_numpy())
+            flavor = "seurat (dispersion)"
         except Exception as err:  # noqa: BLE001
             notes.append(
                 f"dispersion-based gene selection failed ({_short(err)}); genes were "
@@ -205,12 +220,17 @@ def select_genes(
             )
             mean = np.asarray(L.mean(0)).ravel()
             var = np.asarray(L.multiply(L).mean(0)).ravel() - mean**2
-            chosen = np.zeros(len(cols), dtype=bool)
-            chosen[np.argsort(-var, kind="stable")[:n_top_genes]] = True
-            flavor = "variance"
-    mask = np.zeros(X.shape[1], dtype=bool)
-    mask[cols[chosen]] = True
-    return GeneSelection(mask, flavor, n_det, notes)
+            top = np.zeros(L.shape[1], dtype=bool)
+            top[np.argsort(-var, kind="stable")[:n_top_genes]] = True
+            chosen, flavor = _mask(keep, top), "variance"
+    return GeneSelection(chosen, flavor, n_det, notes)
+
+
+def _mask(keep: np.ndarray, chosen_of_kept: np.ndarray) -> np.ndarray:
+    """A mask over all genes from a mask over the ``keep`` genes."""
+    out = np.zeros(keep.shape[0], dtype=bool)
+    out[np.flatnonzero(keep)[np.asarray(chosen_of_kept, dtype=bool)]] = True
+    return out
 
 
 def _short(err: Exception) -> str:
