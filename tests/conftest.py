@@ -72,3 +72,11 @@ def visium_dir(tmp_path, _small_adata):
     from visium_fixtures import write_visium_folder
 
     return write_visium_folder(_small_adata, tmp_path / "sample")
+
+
+@pytest.fixture
+def napari_app(make_napari_viewer):
+    """napari's own test set-up (a fresh app-model, plugins registered once) for tests that
+    make a viewer through our code (figures): without it, a viewer made after another
+    test's viewers re-registers every plugin's actions ("Command ... already registered")."""
+    return make_napari_viewer

@@ -7,7 +7,7 @@ import numpy as np
 from napari_scdl.cli import main
 
 
-def test_cli_figure_writes_png(small_adata, tmp_path, capsys):
+def test_cli_figure_writes_png(small_adata, tmp_path, capsys, napari_app):
     from PIL import Image
 
     from napari_scdl.io import write_h5ad

@@ -99,7 +99,10 @@ def test_progress_counts_every_network(_slide):
         )
     )
     assert [p.step for p in steps if "epoch" in p.message] == list(range(1, 11))
-    assert all(p.total == 10 for p in steps)
+    prep = [p for p in steps if p.step == 0]  # the preparation's steps come first
+    assert [p.message.split(": ")[1] for p in prep][:2] == ["selecting genes", "building the spot graph"]
+    assert steps[: len(prep)] == prep
+    assert all(p.total == 10 for p in steps[len(prep):])
     assert any("network 2/2" in p.message for p in steps)
 
 
@@ -208,3 +211,30 @@ def test_transfer_needs_the_genes(fitted):
     bad = adata[:, 10:].copy()
     with pytest.raises(ModelSetupError, match="genes are missing"):
         model.transform(bad)
+
+
+def test_propagated_reconstruction_is_the_forward_reconstruction():
+    """The training shortcut of the linear encoder computes the same function."""
+    import numpy as np
+    import scipy.sparse as sp
+    import torch
+
+    from napari_scdl.graph import gcn_normalize
+    from napari_scdl.models.nn._gcn import DomainGCN
+    from napari_scdl.models.nn._sparse import csr_tensor
+
+    rng = np.random.default_rng(0)
+    a = sp.random(30, 30, density=0.2, random_state=0, format="csr")
+    a = ((a + a.T) > 0).astype(np.float32)
+    a.setdiag(0)
+    ahat = gcn_normalize(sp.csr_matrix(a))
+    x = rng.normal(size=(30, 8)).astype(np.float32)
+    torch.manual_seed(0)
+    net = DomainGCN(8, n_latent=5)
+    torch.nn.init.normal_(net.enc1.bias)
+    torch.nn.init.normal_(net.dec.bias)
+    _, x_hat = net(torch.from_numpy(x), csr_tensor(ahat, "cpu"))
+    a2x = torch.from_numpy((ahat @ (ahat @ x)).astype(np.float32))
+    deg = torch.from_numpy(np.asarray(ahat.sum(1), dtype=np.float32).ravel())
+    fast = net.decode_propagated(a2x, deg)
+    np.testing.assert_allclose(fast.detach().numpy(), x_hat.detach().numpy(), atol=1e-5)

@@ -23,7 +23,7 @@ def _has_color(img: np.ndarray, rgb, tol: int = 12) -> bool:
     return bool((np.abs(img - target).max(-1) <= tol).any())
 
 
-def test_categorical_figure_has_tissue_and_legend(small_adata, tmp_path):
+def test_categorical_figure_has_tissue_and_legend(small_adata, tmp_path, napari_app):
     from napari_scdl.colors import category_colors
 
     out = export_figure(
@@ -44,7 +44,7 @@ def test_categorical_figure_has_tissue_and_legend(small_adata, tmp_path):
         assert _has_color(side, to_rgb(color), tol=3), color  # and the legend says which
 
 
-def test_gene_figure_has_colorbar_and_scale(small_adata, tmp_path):
+def test_gene_figure_has_colorbar_and_scale(small_adata, tmp_path, napari_app):
     from napari_scdl.colors import colormap_lut
 
     out = export_figure(
@@ -80,7 +80,7 @@ def test_color_by_is_checked_before_rendering(small_adata, tmp_path):
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_real_slide_scale(dlpfc_adata, tmp_path):
+def test_real_slide_scale(dlpfc_adata, tmp_path, napari_app):
     # Visium: spots 100 um apart; 151673's spots are ~137 full-res pixels apart
     assert microns_per_pixel(dlpfc_adata) == pytest.approx(100 / 137.0, rel=0.02)
     out = export_figure(dlpfc_adata, "MOBP", tmp_path / "mobp.png", dpi=100, width_in=4)

@@ -16,7 +16,8 @@ from .errors import MissingKeyError, ScdlError
 
 logger = logging.getLogger(__name__)
 
-GraphKind = Literal["auto", "visium", "knn", "radius"]
+GraphKind = Literal["auto", "visium", "knn", "radius", "delaunay"]
+CELL_GEOMETRIES = ("circle", "polygon", "labels")  # cell-level platforms (Xenium, segmentations)
 
 
 def _coords(adata) -> np.ndarray:
@@ -34,7 +35,16 @@ def _coords(adata) -> np.ndarray:
 def _resolve_kind(adata, kind: GraphKind) -> str:
     if kind != "auto":
         return kind
-    return "visium" if {"array_row", "array_col"} <= set(adata.obs.columns) else "knn"
+    if {"array_row", "array_col"} <= set(adata.obs.columns):
+        return "visium"
+    return "delaunay" if is_cell_level(adata) else "knn"
+
+
+def is_cell_level(adata) -> bool:
+    """Whether ``adata`` holds segmented cells (Xenium, SpatialData shapes/labels of cells)
+    rather than spots or bins on an array grid."""
+    info = (adata.uns.get("scdl") or {}).get("spatialdata") or {}
+    return info.get("geometry") in CELL_GEOMETRIES
 
 
 def grid_neighbours(adata) -> int:
@@ -52,6 +62,7 @@ def build_graph(
     kind: GraphKind = "auto",
     n_neighbors: int = 6,
     radius: float | None = None,
+    max_distance: float | None = None,
 ) -> sp.csr_matrix:
     """Symmetric binary adjacency of the spots (no self loops), without touching ``adata``.
 
@@ -62,7 +73,13 @@ def build_graph(
         6 when ``n_neighbors`` > 6 is a multiple of 6), or the 4 side neighbours of a
         square grid of bins (Visium HD; as many rings); ``knn``: ``n_neighbors`` nearest
         spots; ``radius``: every spot within ``radius`` (full-resolution pixels);
-        ``auto``: ``visium`` when ``obs`` has ``array_row``/``array_col``, else ``knn``.
+        ``delaunay``: the Delaunay triangulation (cells touching their natural
+        neighbours); ``auto``: ``visium`` when ``obs`` has ``array_row``/``array_col``,
+        ``delaunay`` for segmented cells (:func:`is_cell_level`), else ``knn``.
+    max_distance
+        For ``knn`` and ``delaunay``: drop edges longer than this (full-resolution pixels);
+        default for cells: 3 x the median nearest-neighbour distance, so cells across a gap
+        in the tissue are not linked.
     """
     import squidpy as sq
 
@@ -81,8 +98,15 @@ def build_graph(
         if radius is None or radius <= 0:
             raise ScdlError("kind='radius' needs a positive radius (in full-resolution pixels)")
         conn, _ = _squidpy(sq, xy, coord_type="generic", radius=float(radius))
+    elif kind == "delaunay":
+        if n < 3:
+            raise ScdlError("a Delaunay graph needs at least 3 cells")
+        conn, _ = _squidpy(sq, xy, coord_type="generic", delaunay=True)
     else:
-        raise ScdlError(f"unknown graph kind {kind!r}; use auto, visium, knn or radius")
+        raise ScdlError(f"unknown graph kind {kind!r}; use auto, visium, knn, radius or delaunay")
+    if kind in ("knn", "delaunay"):
+        conn = _cut_long_edges(conn, xy, max_distance,
+                               default=kind == "delaunay" or is_cell_level(adata))
     conn = sp.csr_matrix(conn, dtype=np.float32)
     conn = ((conn + conn.T) > 0).astype(np.float32)
     conn.setdiag(0)
@@ -98,7 +122,9 @@ def _squidpy(sq, xy: np.ndarray, *, coord_type: str, **kwargs):
 
     tmp = ad.AnnData(obs={"_": np.zeros(len(xy))}, obsm={"spatial": xy})
     if hasattr(sq.gr, "spatial_neighbors_grid"):
-        if coord_type == "grid":
+        if kwargs.pop("delaunay", False):
+            build = sq.gr.spatial_neighbors_delaunay
+        elif coord_type == "grid":
             build = sq.gr.spatial_neighbors_grid
         elif "radius" in kwargs:
             build = sq.gr.spatial_neighbors_radius
@@ -108,6 +134,20 @@ def _squidpy(sq, xy: np.ndarray, *, coord_type: str, **kwargs):
     else:  # older squidpy
         res = sq.gr.spatial_neighbors(tmp, coord_type=coord_type, copy=True, **kwargs)
     return res[0], res[1]
+
+
+def _cut_long_edges(conn, xy: np.ndarray, max_distance: float | None, *, default: bool):
+    """``conn`` without edges longer than ``max_distance`` (or the cell default)."""
+    if max_distance is None:
+        if not default:
+            return conn
+        from scipy.spatial import cKDTree
+
+        d, _ = cKDTree(xy).query(xy, k=2)
+        max_distance = 3.0 * float(np.median(d[:, 1]))
+    coo = sp.coo_matrix(conn)
+    keep = np.linalg.norm(xy[coo.row] - xy[coo.col], axis=1) <= max_distance
+    return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
 
 
 def spatial_neighbors(

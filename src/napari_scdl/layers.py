@@ -11,6 +11,7 @@ itself under ``metadata['adata']`` (the single source of truth every widget read
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,13 @@ import pandas as pd
 
 from .errors import MissingKeyError
 
+logger = logging.getLogger(__name__)
+
 SPOTS_ROLE = "spots"
 IMAGE_ROLE = "image"
+CELLS_ROLE = "cell_boundaries"
+LABELS_ROLE = "cell_labels"
+MAX_POLYGONS = 50_000  # above this, cell outlines are left to a Labels layer (scalable)
 _IMAGE_ORDER = ("hires", "lowres")
 DEFAULT_SPOT_COLOR = "#ffffff40"  # translucent white: the tissue stays visible
 
@@ -74,7 +80,9 @@ def image_layers(adata, *, library_id_: str | None = None) -> list[tuple[Any, di
 
     lib = library_id(adata, library_id_)
     meta = {"sample_id": _sample_id(adata), "scdl_role": IMAGE_ROLE, "library_id": lib}
-    out = []
+    out = _sdata_image_layers(adata, meta)
+    if out:
+        return out
     fullres = (adata.uns.get("scdl") or {}).get("fullres_image")
     if fullres:
         levels = open_large_image(fullres)
@@ -141,8 +149,136 @@ def spot_symbol(adata) -> str:
 
 
 def adata_to_layers(adata, *, library_id_: str | None = None) -> list[tuple[Any, dict, str]]:
-    """All layers of one sample: its tissue images (bottom) and its spots (top)."""
-    return [*image_layers(adata, library_id_=library_id_), spots_layer(adata, library_id_=library_id_)]
+    """All layers of one sample: its tissue images (bottom), cell labels or outlines (from
+    SpatialData, Xenium) and its spots/cells/bins as points (top)."""
+    return [*image_layers(adata, library_id_=library_id_), *cell_layers(adata),
+            spots_layer(adata, library_id_=library_id_)]
+
+
+def _sdata_info(adata):
+    from .io.spatialdata import get_spatialdata
+
+    info = (adata.uns.get("scdl") or {}).get("spatialdata")
+    if not info:
+        return None, None
+    return info, get_spatialdata(adata)
+
+
+def _pixel_affine(adata, element, cs: str) -> np.ndarray:
+    """3x3 (x, y) affine: ``element``'s intrinsic frame -> the sample's pixel frame."""
+    from .io.spatialdata import _affine
+
+    info = adata.uns["scdl"]["spatialdata"]
+    pix = np.asarray(info["pixel_from_cs"], float).reshape(3, 3)
+    return pix @ _affine(element, cs)
+
+
+def _rc_affine(m: np.ndarray) -> np.ndarray:
+    """An (x, y) 3x3 affine as napari's (row, col) one."""
+    p = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]], float)
+    return p @ m @ p
+
+
+def _sdata_image_layers(adata, meta: dict) -> list:
+    """The SpatialData image of ``adata`` at full resolution, lazily (every pyramid level)."""
+    info, sdata = _sdata_info(adata)
+    if sdata is None or not info.get("image") or info["image"] not in sdata.images:
+        return []
+    from .io.spatialdata import levels
+
+    element = sdata.images[info["image"]]
+    levs = levels(element)
+    m = _pixel_affine(adata, levs[0], info["coordinate_system"])
+    rgb = levs[0].shape[0] == 3 and levs[0].dtype == np.uint8
+    data = [lv.data.transpose(1, 2, 0) if rgb else lv.data[0] for lv in levs]
+    kw: dict = {"rgb": True} if rgb else {"colormap": "gray", "blending": "additive"}
+    if not rgb:
+        thumb = np.asarray(levs[-1].data[0])
+        lo, hi = np.percentile(thumb, [1, 99.8]) if thumb.size else (0, 1)
+        kw["contrast_limits"] = (float(lo), float(max(hi, lo + 1)))
+    return [(data if len(data) > 1 else data[0],
+             {"name": f"{sample_name(adata)} {info['image']}", "affine": _rc_affine(m),
+              "multiscale": len(data) > 1, "metadata": dict(meta, resolution="fullres"), **kw},
+             "image")]
+
+
+def cell_layers(adata, *, max_polygons: int = MAX_POLYGONS) -> list:
+    """Cell segmentations of a SpatialData-backed sample: a Labels layer when the table
+    annotates labels, else cell outlines (polygons) as a Shapes layer when there are at most
+    ``max_polygons`` of them. Empty for spot platforms."""
+    info, sdata = _sdata_info(adata)
+    if sdata is None:
+        return []
+    meta = {"sample_id": _sample_id(adata), "library_id": library_id(adata)}
+    cs = info["coordinate_system"]
+    if info["geometry"] == "labels" and info["region"] in sdata.labels:
+        from .io.spatialdata import levels
+
+        levs = levels(sdata.labels[info["region"]])
+        m = _pixel_affine(adata, levs[0], cs)
+        data = [lv.data for lv in levs]
+        return [(data if len(data) > 1 else data[0],
+                 {"name": f"{sample_name(adata)} {info['region']}", "affine": _rc_affine(m),
+                  "multiscale": len(data) > 1, "opacity": 0.5,
+                  "metadata": dict(meta, scdl_role=LABELS_ROLE, element=info["region"])},
+                 "labels")]
+    name = info.get("boundaries") or (info["region"] if info["geometry"] == "polygon" else "")
+    if not name or name not in sdata.shapes:
+        return []
+    gdf = sdata.shapes[name]
+    if len(gdf) > max_polygons:
+        logger.info("%d cell outlines in %r: not drawn (more than %d)", len(gdf), name, max_polygons)
+        return []
+    m = _pixel_affine(adata, gdf, cs)
+    polys, ids = [], []
+    for iid, geom in zip(gdf.index, gdf.geometry, strict=True):
+        for part in getattr(geom, "geoms", [geom]):
+            xy = np.asarray(part.exterior.coords, float)[:-1]
+            polys.append(xy_to_rc((np.c_[xy, np.ones(len(xy))] @ m.T)[:, :2]))
+            ids.append(iid)
+    return [(polys, {"name": f"{sample_name(adata)} {name}", "shape_type": "polygon",
+                     "edge_color": "#ffffffb0", "face_color": "transparent",
+                     "edge_width": max(0.5, spot_diameter(adata) / 40),
+                     "metadata": dict(meta, scdl_role=CELLS_ROLE, element=name,
+                                      instance_ids=np.asarray(ids))}, "shapes")]
+
+
+def _obs_rows(adata, ids) -> np.ndarray:
+    """Row of ``adata`` for each element instance id (-1 where the table has none)."""
+    import pandas as pd
+
+    key = adata.uns["scdl"]["spatialdata"]["instance_key"]
+    table_ids = adata.obs[key].to_numpy() if key in adata.obs else adata.obs_names.to_numpy()
+    return pd.Index(pd.Series(table_ids).astype(str)).get_indexer(pd.Series(ids).astype(str))
+
+
+def paint_outlines(layer, adata, key: str, *, missing: str = "#80808080") -> dict[str, str]:
+    """Colour the cell outlines of a Shapes layer from :func:`cell_layers` by the
+    categorical ``obs[key]``; returns the legend (category -> colour)."""
+    from .colors import category_colors
+
+    legend = category_colors(adata, key)
+    rows = _obs_rows(adata, layer.metadata["instance_ids"])
+    labels = adata.obs[key].astype(str).to_numpy()
+    layer.edge_color = [legend.get(labels[r], missing) if r >= 0 else missing for r in rows]
+    layer.metadata["painted_by"] = key
+    return legend
+
+
+def color_labels(adata, key: str, *, element_ids=None):
+    """A napari ``DirectLabelColormap`` painting each cell of a Labels layer with its
+    ``obs[key]`` category colour (the scalable way to colour segmentations)."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    from .colors import category_colors
+
+    info = adata.uns["scdl"]["spatialdata"]
+    ids = element_ids if element_ids is not None else adata.obs[info["instance_key"]].to_numpy()
+    colors = category_colors(adata, key)  # labels ids are the table's instance ids
+    labels = adata.obs[key].astype(str).to_numpy()
+    mapping = {None: "transparent", 0: "transparent"}
+    mapping.update({int(i): colors.get(lab, "#808080") for i, lab in zip(ids, labels, strict=True)})
+    return DirectLabelColormap(color_dict=mapping)
 
 
 def _sample_id(adata) -> str:

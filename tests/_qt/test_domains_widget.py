@@ -73,6 +73,8 @@ def test_cancel_leaves_adata_unchanged(qtbot, viewer_with_sample):
     qtbot.waitUntil(lambda: w.runner.progress.value() > 1, timeout=60_000)
     qtbot.mouseClick(w.runner.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not w.runner.running, timeout=60_000)
+    # the panel is free at once; the cancelled worker stops at its next step, writing nothing
+    qtbot.waitUntil(lambda: not type(w.runner)._abandoned, timeout=60_000)
     assert "domain" not in adata.obs and "cancelled" in w.runner.status.text()
 
 

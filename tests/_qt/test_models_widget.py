@@ -103,6 +103,7 @@ def test_cancel_leaves_adata_unchanged(viewer_and_widget, qtbot):
     qtbot.waitUntil(lambda: widget.runner._last is not None, timeout=WAIT)
     qtbot.mouseClick(widget.runner.cancel_button, LEFT)
     qtbot.waitUntil(lambda: not widget.runner.running, timeout=WAIT)
+    qtbot.waitUntil(lambda: not type(widget.runner)._abandoned, timeout=WAIT)  # it stopped
     assert "cancelled" in widget.runner.status.text()
     assert (set(adata.obs), set(adata.obsm), set(adata.uns), set(adata.layers)) == before
     assert not widget.save_button.isEnabled()

@@ -92,6 +92,8 @@ def test_predict_accept_suggest_and_label_with_a_key(qtbot, make_napari_viewer, 
 
     # accept the prediction into the annotation: only unlabelled spots, one undo step
     before = adata.obs["pathology"].copy()
+    w.min_conf.setValue(0.0)  # every prediction (the default keeps the confident ones only)
+    assert w.accept_button.text() == f"Accept {int(before.isna().sum())} spots into annotation"
     n = w.accept()
     assert n == int(before.isna().sum())
     after = adata.obs["pathology"]

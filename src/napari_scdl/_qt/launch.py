@@ -38,6 +38,9 @@ def open_viewer(path: str | Path | None = None, *, adata=None, widgets: bool = T
     """
     import napari
 
+    from .._reader import prefer_scdl_reader
+
+    prefer_scdl_reader()  # File > Open on our folders picks napari-scdl from now on
     if adata is None:
         if path is None:
             from ..datasets import synthetic_visium
@@ -60,4 +63,10 @@ def open_viewer(path: str | Path | None = None, *, adata=None, widgets: bool = T
             QApplication.processEvents()
             dock.raise_()
     viewer.reset_view()
+    if show:  # fit again once the window and its docks have their final size: fitted to
+        # the canvas before the docks took their room, an image-free sample's outer spots
+        # were cut off by the view (issue 12)
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(0, viewer.reset_view)
     return viewer

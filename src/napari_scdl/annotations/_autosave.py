@@ -130,6 +130,39 @@ def read_json(path: Path) -> dict[str, Any]:
         return json.load(fh)
 
 
+#: a temporary file younger than this may belong to a save in progress (another process)
+STALE_TMP_S = 2.0
+
+
+def remove_stale_temps(path: Path, *, older_than: float = STALE_TMP_S) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_write_json` left beside ``path`` when
+    a save was killed (``.<name>.*.tmp``, untouched for ``older_than`` seconds); returns them.
+
+    A killed save never corrupts ``path`` itself (the write is atomic), but each kill left
+    one ``.tmp`` file behind; they are removed when the sample is opened again.
+    """
+    import time
+
+    path = Path(path)
+    removed = []
+    try:
+        leftovers = list(path.parent.glob(f".{path.name}.*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for tmp in leftovers:
+        try:
+            if now - tmp.stat().st_mtime < older_than:
+                continue
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError as err:  # read-only folder, or removed meanwhile
+            logger.debug("could not remove %s (%s)", tmp, err)
+    if removed:
+        logger.info("removed %d leftover temporary file(s) of %s", len(removed), path.name)
+    return removed
+
+
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` to ``path`` so that a reader never sees a partial file: write a
     temporary file in the same folder, flush and fsync it, then ``os.replace`` it."""

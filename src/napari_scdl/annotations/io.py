@@ -1,4 +1,5 @@
-"""Import and export annotations: Loupe Browser CSV, QuPath GeoJSON, AnnData ``.h5ad``.
+"""Import and export annotations: Loupe Browser CSV, QuPath GeoJSON, AnnData ``.h5ad``,
+SpatialData shapes.
 
 * CSV: ``Barcode,<column>`` rows (what Loupe Browser exports and imports); only labelled
   spots are written.
@@ -6,6 +7,8 @@
   full-resolution pixel coordinates ``(x, y)`` with QuPath's properties
   ``{"objectType": "annotation", "classification": {"name", "color": [r, g, b]}}``.
 * ``.h5ad``: the AnnData with the annotation column(s) in ``obs``.
+* SpatialData: a shapes element of polygons with ``category`` and ``color`` columns, in
+  the sample's coordinate system (readable by spatialdata and napari-spatialdata).
 
 Imports never drop labels silently: they return an :class:`ImportReport` with the number
 of matched and unmatched barcodes, unmatched labels are kept in the store (and in
@@ -269,6 +272,24 @@ def _qupath_color(c):
     return c
 
 
+def _items(store: AnnotationStore, column: str, shapes: str):
+    """``(category, exterior, holes)`` per polygon in full-resolution pixels (x, y)."""
+    if shapes == "drawn":
+        return [
+            (p["category"], np.asarray(p["exterior"]), [np.asarray(h) for h in p["holes"]])
+            for p in store.polygons(column)
+        ]
+    if shapes == "outline":
+        labels = store.labels(column).astype("object")
+        xy = geometry.spot_xy(store.adata)
+        return [
+            (cat, ext, holes)
+            for cat in store.categories(column)
+            for ext, holes in geometry.outline(xy[(labels == cat).to_numpy()])
+        ]
+    raise ScdlError(f"shapes must be 'outline' or 'drawn', not {shapes!r}")
+
+
 def export_geojson(
     store: AnnotationStore, column: str, path: str | Path, *, shapes: str = "outline"
 ) -> Path:
@@ -277,22 +298,7 @@ def export_geojson(
     drawn or imported into the column."""
     colors = store.colors(column)
     feats = []
-    if shapes == "drawn":
-        items = [
-            (p["category"], np.asarray(p["exterior"]), [np.asarray(h) for h in p["holes"]])
-            for p in store.polygons(column)
-        ]
-    elif shapes == "outline":
-        labels = store.labels(column).astype("object")
-        xy = geometry.spot_xy(store.adata)
-        items = [
-            (cat, ext, holes)
-            for cat in store.categories(column)
-            for ext, holes in geometry.outline(xy[(labels == cat).to_numpy()])
-        ]
-    else:
-        raise ScdlError(f"shapes must be 'outline' or 'drawn', not {shapes!r}")
-    for cat, ext, holes in items:
+    for cat, ext, holes in _items(store, column, shapes):
         rgb = [int(round(v * 255)) for v in _rgb(colors.get(cat, "#808080"))]
         rings = [_ring(ext)] + [_ring(h) for h in holes]
         feats.append(
@@ -308,6 +314,65 @@ def export_geojson(
         )
     path = Path(path)
     atomic_write_json(path, {"type": "FeatureCollection", "features": feats})
+    return path
+
+
+# -- SpatialData -----------------------------------------------------------------------
+def annotation_shapes(store: AnnotationStore, column: str, *, shapes: str = "outline"):
+    """The annotation polygons as a SpatialData shapes element (GeoDataFrame with
+    ``category`` and ``color`` columns) in the sample's coordinate system: the store's
+    one when the sample came from SpatialData, else ``global`` = full-resolution pixels."""
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+    from spatialdata.models import ShapesModel
+    from spatialdata.transformations import Affine, Identity
+
+    colors = store.colors(column)
+    items = _items(store, column, shapes)
+    gdf = gpd.GeoDataFrame(
+        {"category": pd.Categorical([c for c, _, _ in items]),
+         "color": [to_hex(colors.get(c, "#808080")) for c, _, _ in items]},
+        geometry=[Polygon(np.asarray(e, float), [np.asarray(h, float) for h in hs])
+                  for _, e, hs in items])
+    info = (store.adata.uns.get("scdl") or {}).get("spatialdata") or {}
+    cs = info.get("coordinate_system") or "global"
+    if info.get("pixel_from_cs"):
+        cs_from_pix = np.linalg.inv(np.asarray(info["pixel_from_cs"], float).reshape(3, 3))
+        transform = Affine(cs_from_pix, input_axes=("x", "y"), output_axes=("x", "y"))
+    else:
+        transform = Identity()
+    return ShapesModel.parse(gdf, transformations={cs: transform})
+
+
+def export_spatialdata(
+    store: AnnotationStore, column: str, path: str | Path, *, shapes: str = "outline",
+    element: str | None = None,
+) -> Path:
+    """Write the annotation polygons as shapes element ``element`` (default
+    ``{column}_annotations``) into the SpatialData store ``path``: added to it when it
+    exists (never the sample's input store), else a new store holding only them."""
+    import spatialdata as sd
+
+    from ..io.spatialdata import is_spatialdata_store
+
+    path = Path(path).expanduser().resolve()
+    element = element or f"{column}_annotations".replace(" ", "_")
+    info = (store.adata.uns.get("scdl") or {}).get("spatialdata") or {}
+    if info.get("path") and Path(info["path"]).resolve() == path:
+        raise ScdlError(f"{path} is the sample's input store; export the annotations to another "
+                        "store (or save the sample to a new store first)")
+    gdf = annotation_shapes(store, column, shapes=shapes)
+    if path.exists():
+        if not is_spatialdata_store(path):
+            raise ScdlError(f"{path} exists and is not a SpatialData store")
+        sdata = sd.read_zarr(path)
+        if element in sdata.shapes:
+            sdata.delete_element_from_disk(element)
+        sdata[element] = gdf
+        sdata.write_element(element)
+    else:
+        sd.SpatialData(shapes={element: gdf}).write(path)
+    logger.info("wrote %d annotation polygons of %r to %s/shapes/%s", len(gdf), column, path, element)
     return path
 
 

@@ -80,6 +80,8 @@ class AnnotationStore(UndoStack):
                 store.move_to(project_dir)
             return store
         sid, src = _as.sample_identity(adata)
+        for p in _as.candidate_paths(sid, src, project_dir):  # leftovers of killed saves
+            _as.remove_stale_temps(p)
         existing = _as.find_existing(sid, src, project_dir)
         store = cls(adata, path=_as.choose_path(sid, src, project_dir), autosave=autosave)
         if existing is not None:

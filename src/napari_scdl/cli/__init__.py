@@ -15,7 +15,7 @@ from importlib import import_module
 from .._version import __version__
 from ..errors import ScdlError
 
-_SUBCOMMANDS = ["view", "markers", "figure", "propagate", "models", "run", "domains"]
+_SUBCOMMANDS = ["view", "markers", "figure", "propagate", "models", "run", "domains", "cohort", "transfer", "drug_response"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 
 def add_input(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", metavar="INPUT", help="Space Ranger output folder or .h5ad file")
+    p.add_argument("input", metavar="INPUT",
+                   help="Space Ranger, Visium HD or Xenium output folder, SpatialData .zarr "
+                   "store or .h5ad file")
 
 
 def add_seed_device(p: argparse.ArgumentParser) -> None:
@@ -47,6 +49,8 @@ def read_input(path: str):
 
 
 def write_h5ad(adata, out: str) -> Path:
-    from ..io import write_h5ad as _write
+    """Write the result: a SpatialData store (the input's elements plus our table) when
+    ``out`` ends in ``.zarr``, else an ``.h5ad``."""
+    from ..io import write as _write
 
     return _write(adata, out)

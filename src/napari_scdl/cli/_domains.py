@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
         help="number of domains (default 7, as in Python and the GUI), or 'auto' to choose "
         "it by silhouette width",
     )
-    p.add_argument("--out", required=True, metavar="OUT.h5ad", help="where to write the result")
+    p.add_argument("--out", required=True, metavar="OUT.h5ad|OUT.zarr",
+                   help="where to write the result (.zarr: a SpatialData store)")
     add_seed_device(p)
     p.add_argument(
         "--key-added", default="domain", metavar="KEY", help="result key (default: domain)"

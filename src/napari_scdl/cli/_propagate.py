@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
         metavar="CSV",
         help="barcode,category for some spots (header 'Barcode,<name>' optional)",
     )
-    p.add_argument("--out", required=True, metavar="OUT.h5ad", help="where to write the result")
+    p.add_argument("--out", required=True, metavar="OUT.h5ad|OUT.zarr",
+                   help="where to write the result (.zarr: a SpatialData store)")
     p.add_argument(
         "--key",
         default="predicted_label",

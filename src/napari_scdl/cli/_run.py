@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     )
     p.add_argument("model", metavar="MODEL", help="registered model name (`napari-scdl models`)")
     add_input(p)
-    p.add_argument("--out", required=True, metavar="OUT.h5ad", help="where to write the result")
+    p.add_argument("--out", required=True, metavar="OUT.h5ad|OUT.zarr",
+                   help="where to write the result (.zarr: a SpatialData store)")
     add_params(p, "--param epochs=50 --param n_clusters=7")
     add_seed_device(p)
     p.add_argument("--key-added", metavar="KEY", help="result key (default: the model's name)")

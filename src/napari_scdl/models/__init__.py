@@ -15,7 +15,7 @@ from ._base import BaseModel, Param, Progress
 __all__ = ["BaseModel", "Param", "Progress", "register_model", "get_model", "list_models"]
 
 #: modules that register models, imported on first registry access
-_MODEL_MODULES: list[str] = ["vae", "autoencoder", "stagate", "gnn_impute", "semisup", "domain_gcn"]
+_MODEL_MODULES: list[str] = ["vae", "autoencoder", "stagate", "gnn_impute", "semisup", "domain_gcn", "subclones", "gene_programs", "transfer", "drug_response"]
 
 _REGISTRY: dict[str, type[BaseModel]] = {}
 _loaded = False

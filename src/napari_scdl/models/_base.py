@@ -131,6 +131,12 @@ class BaseModel:
         problems. Must not mutate ``adata``."""
         raise NotImplementedError
 
+    def setup_iter(self, adata) -> Iterator[Progress]:
+        """``setup`` in steps, yielding a Progress between them so that Cancel takes effect
+        during a long preparation (override with the model's steps; default: one step)."""
+        self.setup(adata)
+        yield from ()
+
     def _fit_iter(self) -> Iterator[Progress]:
         """Train on what ``setup`` prepared; yield a Progress per epoch."""
         raise NotImplementedError
@@ -144,7 +150,7 @@ class BaseModel:
         self.warnings, self.preprocessing = [], {}
         with torch_threads(adata.n_obs) as n_threads:
             self.n_threads = n_threads
-            self.setup(adata)
+            yield from self.setup_iter(adata)
             yield from self._fit_iter()
         self.is_trained = True
 

@@ -192,7 +192,7 @@ class LatentModel(BaseModel):
         if not k:
             self._labels = self._confidence = None
             return
-        self._labels, self._confidence = cluster_embedding(
+        self._labels, _ = cluster_embedding(
             self._latent,
             k,
             method=self.hparams["cluster_method"],
@@ -201,6 +201,15 @@ class LatentModel(BaseModel):
             refine=bool(self.hparams.get("refine", False)),
         )
         self._clusters = gaussian_classes(self._latent, self._labels)
+        self._confidence = self._spot_confidence()
+
+    def _spot_confidence(self) -> np.ndarray:
+        """:func:`~napari_scdl.clustering.spot_confidence` of the clusters (over the spatial
+        graph when there is one, else over nearest neighbours in the embedding)."""
+        from ..clustering import spot_confidence
+
+        adjacency = self.inputs.adjacency if self.inputs is not None else None
+        return spot_confidence(self._labels, adjacency=adjacency, embedding=self._latent)
 
     def _infer(self) -> None:
         self._latent, self._imputed = self._compute()
@@ -208,7 +217,8 @@ class LatentModel(BaseModel):
         if self._clusters is None:
             self._labels = self._confidence = None
             return
-        self._labels, self._confidence = assign_classes(self._latent, self._clusters)
+        self._labels, _ = assign_classes(self._latent, self._clusters)
+        self._confidence = self._spot_confidence()
 
     # -- results (the getters are BaseModel's: they return _latent, _labels, ...) -----------
     def extra_uns(self) -> dict[str, Any]:
@@ -216,6 +226,10 @@ class LatentModel(BaseModel):
             "genes": list(self.var_names or []),
             "transferred": self._transferred,
         }
+        if self._labels is not None:
+            from ..clustering import CONFIDENCE_METHOD
+
+            out["confidence_method"] = CONFIDENCE_METHOD
         if self._imputed is not None:
             out["imputed_scale"] = "log1p(1e4 * counts / total counts of the spot)"
         return out

@@ -44,7 +44,9 @@ class DomainGCN(BaseModel):
     ``obs['{key}']``
         domains (categorical, "0" is the largest).
     ``obs['{key}_confidence']``
-        posterior probability of each spot's domain.
+        how likely each spot's domain is right: Laplace's rule of succession over the
+        networks' votes on the spot and its neighbours (``uns['{key}']['confidence_method']``,
+        :func:`~napari_scdl.clustering.spot_confidence`).
     ``obsm['X_{key}']``
         the embedding that was clustered.
     ``uns['{key}']``
@@ -128,6 +130,13 @@ class DomainGCN(BaseModel):
         ),
         Param("k_min", 3, "smallest number of domains tried when n_domains=0", min=2, gui=False),
         Param("k_max", 12, "largest number of domains tried when n_domains=0", min=2, gui=False),
+        Param(
+            "batch_key",
+            "",
+            "obs column naming each spot's slide (empty: one slide): one model over several "
+            "slides (genes chosen over all slides, genes centred per slide, no graph edges between slides)",
+            gui=False,
+        ),
     )
 
     def __init__(self, **params: Any) -> None:
@@ -150,6 +159,11 @@ class DomainGCN(BaseModel):
     def setup(self, adata) -> None:
         """Validate ``adata`` (all problems in one error) and prepare the network inputs
         (on copies: ``adata`` is not changed)."""
+        for _ in self.setup_iter(adata):
+            pass
+
+    def setup_iter(self, adata) -> Iterator[Progress]:
+        """:meth:`setup`, yielding between its steps (genes, graph, histology)."""
         from ..preprocessing import expression_input
 
         hp, problems = self.hparams, []
@@ -177,17 +191,32 @@ class DomainGCN(BaseModel):
             raise ModelSetupError(
                 f"{self.name} cannot run on this sample:\n- " + "\n- ".join(problems)
             )
-        self._prepare(adata, expr)
+        yield Progress(0, 1, f"{self.name}: selecting genes")
+        yield from self._prepare(adata, expr)
 
-    def _prepare(self, adata, expr) -> None:
+    def _prepare(self, adata, expr) -> Iterator[Progress]:
         from ..graph import build_graph
         from ..preprocessing import apply_projection, fit_projection, log_normalize
 
         hp, X = self.hparams, expr.X
+        batches = None
+        if hp["batch_key"]:  # several slides: see napari_scdl.cohort._batch
+            from ..cohort import _batch
+
+            batches = _batch.batch_indices(adata, hp["batch_key"], one=self._transferring)
         if self._transferring:  # the trained model's genes and projection
             genes = adata.var_names.get_indexer(self.var_names)
             L = log_normalize(X[:, genes])
+            if batches is not None:
+                L = _batch.centre_per_batch(L, batches)
             self._x = apply_projection(L, self._projection, own_mean=True)
+        elif batches is not None:
+            mask = _batch.joint_genes(self, adata, expr, batches, hp["n_top_genes"])
+            self.var_names = list(adata.var_names[mask])
+            L = _batch.centre_per_batch(log_normalize(X[:, mask]), batches)
+            self._projection, self._x = fit_projection(
+                L, hp["n_pcs"], seed=self.seed, scale=hp["scale_genes"]
+            )
         else:
             X, mask = self.prepare_expression(adata, hp["n_top_genes"], expr=expr)
             self.var_names = list(adata.var_names[mask])
@@ -195,11 +224,25 @@ class DomainGCN(BaseModel):
             self._projection, self._x = fit_projection(
                 L, hp["n_pcs"], seed=self.seed, scale=hp["scale_genes"]
             )
-        self._adjacency = build_graph(adata, n_neighbors=hp["n_neighbors"])
+        yield Progress(0, 1, f"{self.name}: building the spot graph")
+        if batches is not None:
+            self._adjacency = _batch.block_graph(adata, batches, n_neighbors=hp["n_neighbors"])
+        else:
+            self._adjacency = build_graph(adata, n_neighbors=hp["n_neighbors"])
         self._edge_weight, self._histology_used = self._adjacency, False
-        if hp["use_histology"]:
+        if hp["use_histology"] and batches is not None:
+            weights = _batch.histology_block_weights(adata, self._adjacency, batches)
+            if weights is None:
+                self.warn(
+                    "use_histology is on but not every slide has a tissue image in "
+                    "adata.uns['spatial'][<slide>]: the spot graph is not weighted by histology"
+                )
+            else:
+                self._edge_weight, self._histology_used = weights, True
+        elif hp["use_histology"]:
             from ..histology import spot_image_features
 
+            yield Progress(0, 1, f"{self.name}: reading the tissue image around each spot")
             feats = spot_image_features(adata)
             if feats is None:
                 self.warn(
@@ -223,7 +266,12 @@ class DomainGCN(BaseModel):
     def _fit_iter(self) -> Iterator[Progress]:
         import torch
 
-        from ..clustering import GMM_STARTS, choose_n_clusters, partition_log_likelihood
+        from ..clustering import (
+            GMM_STARTS,
+            choose_n_clusters,
+            partition_log_likelihood,
+            spot_confidence,
+        )
         from .nn._sparse import csr_tensor
 
         hp = self.hparams
@@ -231,16 +279,25 @@ class DomainGCN(BaseModel):
         x = torch.from_numpy(self._x).to(self.device)
         adj = csr_tensor(self._gcn_adjacency, self.device)
         readout = csr_tensor(with_self_loops(self._adjacency), self.device)
+        # the linear encoder's reconstruction needs the input propagated twice: once here
+        # instead of two sparse products a step (see nn.DomainGCN.decode_propagated)
+        a2x = self._gcn_adjacency @ (self._gcn_adjacency @ self._x)
+        deg = np.asarray(self._gcn_adjacency.sum(1), dtype=np.float32).ravel()
+        fast = {
+            "a2x": torch.from_numpy(np.ascontiguousarray(a2x, dtype=np.float32)).to(self.device),
+            "deg": torch.from_numpy(deg).to(self.device),
+        }
         # the common space in which the networks' partitions are compared: the input
         # components averaged over each spot's graph neighbourhood (one GCN propagation)
         smoothed = np.asarray(self._gcn_adjacency @ self._x, dtype=np.float64)
         n_init = max(1, GMM_STARTS // n_nets)  # the mixture's starts, shared among networks
         best, self._networks, k, auto_k = None, [], hp["n_domains"], None
+        partitions = []  # every network's domains: their agreement enters the confidence
         for r in range(n_nets):
             seed = network_seed(self.seed, r)
             label = self.name if n_nets == 1 else f"{self.name} (network {r + 1}/{n_nets})"
             history: dict[str, list[float]] = {}
-            for p in self._train_network(seed, x, adj, readout, history, label):
+            for p in self._train_network(seed, x, adj, readout, history, label, fast):
                 yield Progress(r * epochs + p.step, n_nets * epochs, p.message, p.metrics)
             yield Progress((r + 1) * epochs, n_nets * epochs, f"{label}: clustering")
             latent, pca = self._reduce(self._embed(x, adj), seed)
@@ -248,17 +305,25 @@ class DomainGCN(BaseModel):
                 k_range = range(hp["k_min"], hp["k_max"] + 1)
                 k, auto_k = choose_n_clusters(latent, k_range, seed=seed)
             result = self._cluster(latent, pca, k=k, n_init=n_init, seed=seed)
+            partitions.append(result["labels"])
             score = partition_log_likelihood(smoothed, result["labels"])
             self._networks.append({"seed": seed, "log_likelihood": score, "kept": False})
             if best is None or score > best[0]:
                 best = (score, r, self.module, history, result)
         _, chosen, self.module, self.history, result = best
         self._networks[chosen]["kept"] = True
+        result["confidence"] = spot_confidence(
+            result["labels"],
+            adjacency=self._adjacency,
+            alternatives=[p for i, p in enumerate(partitions) if i != chosen],
+        )
         for attr, value in result.items():
             setattr(self, f"_{attr}", value)
         self._auto_k = auto_k
 
-    def _train_network(self, seed, x, adj, readout, history, label) -> Iterator[Progress]:
+    def _train_network(
+        self, seed, x, adj, readout, history, label, fast=None
+    ) -> Iterator[Progress]:
         """Build a network from ``seed`` as ``self.module`` and train it on the prepared
         tensors (full graph; ``perm`` shuffles the spots for the contrastive loss)."""
         import torch
@@ -273,8 +338,10 @@ class DomainGCN(BaseModel):
         gen = torch_generator(seed, self.device)
 
         def batches():
-            perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
-            yield {"x": x, "adj": adj, "readout": readout, "perm": perm}
+            perm = None
+            if hp["w_contrastive"] > 0:
+                perm = torch.randperm(x.shape[0], generator=gen, device=self.device)
+            yield {"x": x, "adj": adj, "readout": readout, "perm": perm, **(fast or {})}
 
         plan = TrainingPlan(
             n_epochs=hp["epochs"],
@@ -309,11 +376,12 @@ class DomainGCN(BaseModel):
     def _cluster(
         self, latent: np.ndarray, pca: Any, *, k: int, n_init: int, seed: int
     ) -> dict[str, Any]:
-        """Domains of one network's reduced embedding (``_reduce``): mixture, refinement."""
-        from ..clustering import cluster_embedding, gaussian_classes
+        """Domains of one network's reduced embedding (``_reduce``): mixture, refinement;
+        the confidence of this network alone (``_fit_iter`` adds the others' agreement)."""
+        from ..clustering import cluster_embedding, gaussian_classes, spot_confidence
 
         hp = self.hparams
-        labels, confidence = cluster_embedding(
+        labels, _ = cluster_embedding(
             latent,
             k,
             method=hp["cluster_method"],
@@ -325,7 +393,7 @@ class DomainGCN(BaseModel):
         return {
             "latent": latent,
             "labels": labels,
-            "confidence": confidence,
+            "confidence": spot_confidence(labels, adjacency=self._adjacency),
             "cluster_pca": {"mean": pca.mean_, "components": pca.components_},
             "classes": gaussian_classes(latent, labels),
         }
@@ -350,29 +418,31 @@ class DomainGCN(BaseModel):
             self._transferring = False
 
     def _infer(self) -> None:
-        from ..clustering import refine_labels
+        from ..clustering import refine_labels, spot_confidence
         from ._latent import assign_classes
 
         emb = self._embed()
         cp = self._cluster_pca
         self._latent = ((emb - cp["mean"]) @ cp["components"].T).astype(np.float32)
-        labels, proba = assign_classes(self._latent, self._classes, return_proba=True)
+        labels, _ = assign_classes(self._latent, self._classes)
         if self.hparams["refine"]:
             labels = refine_labels(labels, self._adjacency)
-        cols = np.searchsorted(self._classes["classes"], labels)
         self._labels = labels
-        self._confidence = proba[np.arange(len(labels)), cols].astype(np.float32)
+        self._confidence = spot_confidence(labels, adjacency=self._adjacency)
         self._auto_k = None
         self._networks = []
         self._transferred = True
 
     # -- results (the getters are BaseModel's: they return _latent, _labels, ...) -----------
     def extra_uns(self) -> dict[str, Any]:
+        from ..clustering import CONFIDENCE_METHOD
+
         out: dict[str, Any] = {
             "n_domains": int(self._labels.max()) + 1 if self._labels is not None else 0,
             "histology_used": bool(self._histology_used),
             "genes": list(self.var_names or []),
             "transferred": bool(getattr(self, "_transferred", False)),
+            "confidence_method": CONFIDENCE_METHOD,
         }
         if self._networks:
             out["networks"] = {  # one entry per network, in training order

@@ -66,8 +66,9 @@ def domains(
 
     Writes
     ------
-    ``obs[key_added]`` (categorical domains), ``obs[f"{key_added}_confidence"]`` (posterior
-    of the assigned domain), ``obsm[f"X_{key_added}"]`` (clustered embedding) and
+    ``obs[key_added]`` (categorical domains), ``obs[f"{key_added}_confidence"]`` (how often the
+    trained networks agree on the spot's domain over its neighbourhood, see
+    ``uns[key_added]["confidence_method"]``), ``obsm[f"X_{key_added}"]`` (clustered embedding) and
     ``uns[key_added]`` (params, seed, device, versions, history, wall_time_s).
 
     Returns

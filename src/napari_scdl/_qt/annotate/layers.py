@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...colors import paint_categorical, sync_features
 from ..common.result_layers import RESULT_ROLE, show_categorical
+from ..common.samples import same_layer
 
 
 def _is_annotation(ly, adata) -> bool:
@@ -39,7 +40,7 @@ def show_annotation(viewer, spots, column: str, *, repaint_only: bool = False):
     layer, _ = show_categorical(viewer, spots, column, name=name)
     layer.metadata["annotation"] = True
     for ly in viewer.layers:
-        if ly is not layer and _is_annotation(ly, adata):
+        if not same_layer(ly, layer) and _is_annotation(ly, adata):
             ly.visible = False
     layer.visible = True
     return layer

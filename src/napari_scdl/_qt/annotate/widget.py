@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 
 from ...annotations import AnnotationStore
 from ...errors import ScdlError
+from ..common.panel import PanelMixin, scroll_body
 from ..common.runner import report_error
 from ..common.samples import SampleSelector, categorical_columns
 from ..common.store_link import switch_store
@@ -38,7 +39,7 @@ from .layers import (
 )
 
 
-class AnnotationWidget(QWidget):
+class AnnotationWidget(PanelMixin, QWidget):
     """Draw, paint and edit annotation columns of a sample; undo/redo; import/export."""
 
     def __init__(self, napari_viewer) -> None:
@@ -62,7 +63,7 @@ class AnnotationWidget(QWidget):
             napari_viewer, lambda: self.layer or self.sample.layer, lambda: self.column
         )
 
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(scroll_body(self))
         lay.addWidget(QLabel("<b>Sample</b>"))
         lay.addWidget(self.sample)
         row = QHBoxLayout()

@@ -14,6 +14,14 @@ from ...errors import ScdlError
 from ...layers import IMAGE_ROLE, SPOTS_ROLE
 
 
+def same_layer(a, b) -> bool:
+    """Whether ``a`` and ``b`` are the same layer.
+
+    A plugin widget holds napari's ``PublicOnlyProxy`` viewer, which hands out a new proxy
+    object per access, so ``a is b`` is False even for the same layer (issue 12)."""
+    return getattr(a, "__wrapped__", a) is getattr(b, "__wrapped__", b)
+
+
 def spot_layers(viewer) -> list:
     """Points layers of the viewer that carry an AnnData."""
     return [
@@ -71,7 +79,7 @@ class SampleSelector(QComboBox):
         if current in layers:
             self.setCurrentIndex(layers.index(current))
         self.blockSignals(False)
-        if self.layer is not current:
+        if not same_layer(self.layer, current):
             self.changed.emit(self.layer)
 
     @property

@@ -21,15 +21,16 @@ from qtpy.QtWidgets import (
 )
 
 from ...errors import ScdlError
+from ..common.panel import PanelMixin, scroll_body
 from ..common.result_layers import side_by_side
 from ..common.runner import report_error
-from ..common.samples import SampleSelector, categorical_columns
+from ..common.samples import SampleSelector, categorical_columns, same_layer
 
 #: colours of the disagreement map: agreeing spots faint grey, disagreeing ones red
 AGREE, DISAGREE = "#b4b4b4", "#e0201b"
 
 
-class CompareWidget(QWidget):
+class CompareWidget(PanelMixin, QWidget):
     """Pick results (categorical ``obs`` columns), see them side by side with their
     pairwise ARI / NMI, and paint the spots where two of them disagree."""
 
@@ -75,8 +76,7 @@ class CompareWidget(QWidget):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
 
-        self.setMinimumWidth(340)
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(scroll_body(self, min_width=340))
         lay.addWidget(QLabel("<b>Sample</b>"))
         lay.addWidget(self.sample)
         lay.addWidget(QLabel("<b>Results to compare</b>"))
@@ -224,12 +224,13 @@ class CompareWidget(QWidget):
         out.refresh()
         for ly in self.viewer.layers:  # results drawn at the same place would show through
             if (
-                ly is not out
+                not same_layer(ly, out)
                 and ly.metadata.get("scdl_role") == "result"
                 and ly.metadata.get("adata") is adata
                 and np.allclose(ly.translate, out.translate)
             ):
                 ly.visible = False
+        out.visible = True
         self.viewer.layers.selection.active = out
         n = int(valid_mask(adata.obs[a], adata.obs[b]).sum())  # spots labelled in both
         self.summary.setText(

@@ -8,15 +8,23 @@ from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from ...models import get_model
 from ..common.legend import LegendTable
+from ..common.panel import PanelMixin, scroll_body
 from ..common.param_form import ParamForm
+from ..common.plot_canvas import ColorbarCanvas
 from ..common.result_layers import show_categorical, show_values, side_by_side
-from ..common.runner import Runner, report_error
+from ..common.runner import (
+    WARNING_COLOR,
+    Runner,
+    report_error,
+    show_warnings,
+    warnings_label,
+)
 from ..common.samples import SampleSelector, categorical_columns
 
 MODEL = "domain_gcn"
 
 
-class DomainsWidget(QWidget):
+class DomainsWidget(PanelMixin, QWidget):
     """Find spatial domains, show them over the H&E with a legend, compare with a column."""
 
     def __init__(self, napari_viewer) -> None:
@@ -41,12 +49,20 @@ class DomainsWidget(QWidget):
         self.compare_button = QPushButton("Side by side")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
+        self.warnings = warnings_label()
+        self.colorbar = ColorbarCanvas()
+        self.colorbar.setVisible(False)
+        self.histology_note = QLabel("")
+        self.histology_note.setWordWrap(True)
+        self.histology_note.setStyleSheet(f"color: {WARNING_COLOR}")
+        self.histology_note.setVisible(False)
 
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(scroll_body(self))
         lay.addWidget(QLabel("<b>Sample</b>"))
         lay.addWidget(self.sample)
         lay.addWidget(QLabel("<b>Parameters</b>"))
         lay.addWidget(self.form.native)
+        lay.addWidget(self.histology_note)
         lay.addWidget(self.run_opts.native)
         lay.addWidget(self.runner)
         lay.addWidget(QLabel("<b>Domains</b>"))
@@ -55,11 +71,13 @@ class DomainsWidget(QWidget):
         row.addWidget(self.conf_opacity)
         row.addWidget(self.conf_layer)
         lay.addLayout(row)
+        lay.addWidget(self.colorbar)
         row2 = QHBoxLayout()
         row2.addWidget(self.compare_with.native)
         row2.addWidget(self.compare_button)
         lay.addLayout(row2)
         lay.addWidget(self.summary)
+        lay.addWidget(self.warnings)
         lay.addStretch(1)
 
         self.runner.run_button.clicked.connect(self.run)
@@ -67,7 +85,9 @@ class DomainsWidget(QWidget):
         self.conf_layer.clicked.connect(self.show_confidence_layer)
         self.compare_button.clicked.connect(self.compare)
         self.sample.changed.connect(lambda _: self._refresh_columns())
+        self.sample.changed.connect(lambda _: self._check_histology())
         self._refresh_columns()
+        self._check_histology()
 
     @property
     def key(self) -> str:
@@ -77,6 +97,24 @@ class DomainsWidget(QWidget):
         layer = self.sample.layer
         cols = categorical_columns(layer.metadata["adata"]) if layer is not None else []
         self.compare_with.choices = [c for c in cols if c != self.key]
+
+    def _check_histology(self) -> None:
+        """Disable "use histology" (and say why) when the sample has no tissue image."""
+        box = getattr(self.form, "use_histology", None)
+        if box is None:
+            return
+        layer = self.sample.layer
+        no_image = layer is not None and not has_tissue_image(layer.metadata["adata"])
+        if no_image:
+            box.value = False
+            self.histology_note.setText(
+                "no tissue image in this sample: 'use histology' is off "
+                "(the spot graph uses positions and expression only)"
+            )
+        elif not box.enabled:  # switched off for an image-free sample: back to the default
+            box.value = bool(_default(self.model_cls, "use_histology"))
+        box.enabled = not no_image
+        self.histology_note.setVisible(no_image)
 
     def run(self) -> None:
         """Train the model on the chosen sample in a worker thread."""
@@ -116,6 +154,7 @@ class DomainsWidget(QWidget):
             parts.append(f"number of domains chosen by {info.get('auto_k_metric', 'score')}: "
                          + ", ".join(f"{k}: {v:.3g}" for k, v in dict(info['auto_k_scores']).items()))
         self.summary.setText("; ".join(parts))
+        show_warnings(self.warnings, adata, self.key)
         self._refresh_columns()
 
     def show_confidence_layer(self) -> None:
@@ -126,6 +165,8 @@ class DomainsWidget(QWidget):
             return
         values = layer.metadata["adata"].obs[conf].to_numpy()
         show_values(self.viewer, layer, values, conf, cmap="magma", clim=(0.0, 1.0))
+        self.colorbar.set_colorbar("magma", (0.0, 1.0), f"{self.key} confidence")
+        self.colorbar.setVisible(True)
 
     def compare(self) -> None:
         layer = self.sample.layer
@@ -134,6 +175,21 @@ class DomainsWidget(QWidget):
             report_error(_no_result(self.key), "domains")
             return
         side_by_side(self.viewer, layer, [self.key, other])
+
+
+def has_tissue_image(adata) -> bool:
+    """Whether ``adata`` has a tissue image that histology features can be read from."""
+    from ...histology import best_image
+
+    try:
+        spatial = adata.uns.get("spatial") or {}
+        return any(best_image(adata, lib) is not None for lib in spatial)
+    except Exception:  # noqa: BLE001 - a malformed uns['spatial'] has no usable image
+        return False
+
+
+def _default(model_cls, name: str):
+    return next((p.default for p in model_cls.params if p.name == name), None)
 
 
 def _no_result(key):

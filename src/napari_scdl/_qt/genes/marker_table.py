@@ -237,9 +237,14 @@ def _table_view(model) -> QTableView:
     view.verticalHeader().setVisible(False)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     view.horizontalHeader().setStretchLastSection(True)
-    view.verticalHeader().setDefaultSectionSize(22)
-    view.setMinimumHeight(150)
+    view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+    # 150 px showed 5 rows at a time (issue 12); the panel scrolls, so show a useful page
+    view.setMinimumHeight(view.horizontalHeader().sizeHint().height() + VISIBLE_ROWS * ROW_HEIGHT + 4)
     return view
+
+
+#: rows of the marker table visible without scrolling it, and their height in px
+VISIBLE_ROWS, ROW_HEIGHT = 12, 22
 
 
 def _no_markers():

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledDoubleRangeSlider
 
+from ..common.panel import PanelMixin, scroll_body
 from ..common.plot_canvas import ColorbarCanvas, GroupPlotCanvas
 from ..common.result_layers import show_values
 from ..common.runner import report_error
@@ -51,7 +52,7 @@ class GeneCompleter(QCompleter):
         return f"{head}, {gene}" if self.widget() and "," in self.widget().text() else gene
 
 
-class ExpressionWidget(QWidget):
+class ExpressionWidget(PanelMixin, QWidget):
     """Gene box, colormap and contrast, colorbar, marker table, violins, figure export."""
 
     def __init__(self, napari_viewer) -> None:
@@ -113,7 +114,7 @@ class ExpressionWidget(QWidget):
         self._on_sample()
 
     def _build_layout(self) -> None:
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(scroll_body(self))
         lay.addWidget(QLabel("<b>Sample</b>"))
         lay.addWidget(self.sample)
         lay.addWidget(QLabel("<b>Gene expression</b>"))

@@ -28,9 +28,10 @@ from qtpy.QtWidgets import (
 
 from ...models import BaseModel, Progress, get_model, list_models
 from ..common.legend import LegendTable
+from ..common.panel import PanelMixin
 from ..common.param_form import ParamForm
 from ..common.result_layers import show_categorical
-from ..common.runner import Runner, report_error
+from ..common.runner import Runner, report_error, show_warnings, warnings_label
 from ..common.samples import SampleSelector
 from .cluster_section import ClusterSection
 from .parts import about_html, run_options, written_keys
@@ -38,7 +39,7 @@ from .parts import about_html, run_options, written_keys
 logger = logging.getLogger(__name__)
 
 
-class ModelsWidget(QWidget):
+class ModelsWidget(PanelMixin, QWidget):
     """Choose a model, set its parameters, train it on a sample and see what it wrote."""
 
     def __init__(self, napari_viewer) -> None:
@@ -59,6 +60,7 @@ class ModelsWidget(QWidget):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings = warnings_label()
         self.legend = LegendTable()
         self.save_button = QPushButton("Save model…")
         self.save_button.setToolTip("Save the trained model (weights, parameters, genes)")
@@ -89,6 +91,7 @@ class ModelsWidget(QWidget):
         lay.addWidget(self.runner)
         lay.addWidget(QLabel("<b>Result</b>"))
         lay.addWidget(self.summary)
+        lay.addWidget(self.warnings)
         lay.addWidget(self.legend)
         row = QHBoxLayout()
         row.addWidget(self.save_button)
@@ -197,6 +200,7 @@ class ModelsWidget(QWidget):
         if "wall_time_s" in info:
             lines.append(f"{float(info['wall_time_s']):.1f} s on {info.get('device', '?')}")
         self.summary.setText("<br>".join(lines))
+        show_warnings(self.warnings, adata, key)
         self.clusters.refresh(select=f"X_{key}")
         if clustered:
             self.show_clusters(key)
@@ -218,6 +222,7 @@ class ModelsWidget(QWidget):
     def _on_sample_changed(self) -> None:
         self.legend.setRowCount(0)
         self.summary.setText("")
+        self.warnings.setVisible(False)
         self.clusters.refresh()
 
     # -- save / load ------------------------------------------------------------------------

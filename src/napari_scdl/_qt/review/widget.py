@@ -21,7 +21,9 @@ from ...annotations import AnnotationStore
 from ...colors import paint_categorical, sync_features
 from ...errors import ScdlError
 from ...models import get_model
+from ..common.panel import PanelMixin, scroll_body
 from ..common.param_form import ParamForm
+from ..common.plot_canvas import ColorbarCanvas
 from ..common.result_layers import result_layer, show_values
 from ..common.runner import Runner, report_error
 from ..common.samples import SampleSelector
@@ -31,11 +33,14 @@ from .queue import ReviewQueue
 
 MODEL = "semisup_gnn"
 KEY = "predicted_label"
+#: default minimum confidence of "Accept into annotation": a one-click accept must not copy
+#: near coin-flip predictions (issue 12); the confidence is the model's calibrated probability
+MIN_CONFIDENCE = 0.8
 CONF = "predicted_confidence"
 _FORM = ["epochs", "n_ensemble", "k_hops", "n_top_genes"]
 
 
-class ReviewWidget(QWidget):
+class ReviewWidget(PanelMixin, QWidget):
     """Semi-supervised prediction, accept, active-learning review queue, explain."""
 
     def __init__(self, napari_viewer) -> None:
@@ -56,9 +61,14 @@ class ReviewWidget(QWidget):
         self.min_conf = QDoubleSpinBox()
         self.min_conf.setRange(0.0, 1.0)
         self.min_conf.setSingleStep(0.05)
+        self.min_conf.setValue(MIN_CONFIDENCE)
+        self.accept_note = QLabel("")
+        self.accept_note.setWordWrap(True)
         self.min_conf.setToolTip("accept only spots predicted at least this confidently")
         self.accept_button = QPushButton("Accept into annotation")
         self.conf_button = QPushButton("Confidence layer")
+        self.colorbar = ColorbarCanvas()
+        self.colorbar.setVisible(False)
         self.n_suggest = QComboBox()
         self.n_suggest.addItems(["5", "10", "20", "50"])
         self.n_suggest.setCurrentText("10")
@@ -80,10 +90,13 @@ class ReviewWidget(QWidget):
         self.accept_button.clicked.connect(lambda: self._guard("accept", self.accept))
         self.conf_button.clicked.connect(lambda: self._guard("confidence", self.show_confidence))
         self.suggest_button.clicked.connect(lambda: self._guard("suggest", self.suggest))
+        self.min_conf.valueChanged.connect(lambda _: self.update_accept_count())
+        self.only_unlabelled.toggled.connect(lambda _: self.update_accept_count())
+        self.columns.currentTextChanged.connect(lambda _: self.update_accept_count())
         self._set_sample(self.sample.layer)
 
     def _layout(self) -> None:
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(scroll_body(self))
         lay.addWidget(QLabel("<b>Sample</b>"))
         lay.addWidget(self.sample)
         row = QHBoxLayout()
@@ -106,6 +119,8 @@ class ReviewWidget(QWidget):
         row.addWidget(self.min_conf)
         row.addWidget(self.conf_button)
         lay.addLayout(row)
+        lay.addWidget(self.accept_note)
+        lay.addWidget(self.colorbar)
         lay.addWidget(QLabel("<b>Review the spots the model is least sure of</b>"))
         row = QHBoxLayout()
         for w in (QLabel("N"), self.n_suggest, self.strategy, self.suggest_button):
@@ -143,6 +158,7 @@ class ReviewWidget(QWidget):
         self._refresh_columns()
 
     def _on_store_event(self, ev) -> None:
+        self.update_accept_count()
         if ev.kind in ("columns", "loaded"):
             self._refresh_columns()
         elif ev.kind == "categories":
@@ -158,6 +174,7 @@ class ReviewWidget(QWidget):
             self.columns.setCurrentText(keep)
         self.columns.blockSignals(False)
         self._refresh_categories()
+        self.update_accept_count()
 
     def _refresh_categories(self) -> None:
         cats = self.queue.categories()
@@ -226,6 +243,7 @@ class ReviewWidget(QWidget):
             )
         )
         self.message("faint spots are uncertain: press 'Suggest spots' to review them")
+        self.update_accept_count()
 
     def show_confidence(self) -> None:
         adata = self._need().adata
@@ -239,6 +257,42 @@ class ReviewWidget(QWidget):
             cmap="magma",
             clim=(0.0, 1.0),
         )
+        self.colorbar.set_colorbar("magma", (0.0, 1.0), "prediction confidence")
+        self.colorbar.setVisible(True)
+
+    def accept_mask(self) -> np.ndarray | None:
+        """The spots 'Accept into annotation' would copy now (None: nothing predicted)."""
+        store = self.store
+        if store is None or not self.column or self.column not in store.columns:
+            return None
+        obs = store.adata.obs
+        if KEY not in obs:
+            return None
+        ok = obs[KEY].notna().to_numpy()
+        if CONF in obs:
+            ok &= obs[CONF].to_numpy(dtype=float) >= self.min_conf.value()
+        if self.only_unlabelled.isChecked():
+            ok &= obs[self.column].isna().to_numpy()
+        return ok
+
+    def update_accept_count(self) -> int | None:
+        """Say on the button and under it how many spots would be accepted."""
+        ok = self.accept_mask()
+        if ok is None:
+            self.accept_button.setText("Accept into annotation")
+            self.accept_button.setEnabled(False)
+            self.accept_note.setText("")
+            return None
+        n, total = int(ok.sum()), len(ok)
+        self.accept_button.setText(f"Accept {n} spots into annotation")
+        self.accept_button.setEnabled(n > 0)
+        which = "unlabelled " if self.only_unlabelled.isChecked() else ""
+        self.accept_note.setText(
+            f"{n} of {total} spots ({which}predicted with confidence ≥ "
+            f"{self.min_conf.value():.2f}) will be accepted"
+            + ("; lower the minimum confidence to accept more" if n == 0 else "")
+        )
+        return n
 
     def accept(self) -> int:
         """Copy the prediction into the annotation column (one undoable edit)."""
@@ -251,8 +305,9 @@ class ReviewWidget(QWidget):
         )
         self.message(
             f"accepted the prediction for {n} spots into {self.column!r} "
-            "(Ctrl+Z in Annotate undoes)"
+            f"(confidence ≥ {self.min_conf.value():.2f}; Ctrl+Z in Annotate undoes)"
         )
+        self.update_accept_count()
         return n
 
     # -- active learning ------------------------------------------------------------------------

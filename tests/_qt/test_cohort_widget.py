@@ -1,0 +1,62 @@
+"""The Cohort panel, driven as a person would: two open slides, one labelling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from qtpy.QtCore import Qt
+
+from napari_scdl._qt.cohort import CohortWidget
+from napari_scdl._qt.launch import add_sample
+from napari_scdl.cohort._synthetic import synthetic_cohort
+
+
+def test_cohort_panel_runs_and_shows_one_legend(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    slides = synthetic_cohort(2, n_spots=250, n_genes=100, image=True)
+    for a in slides.values():
+        add_sample(viewer, a)
+    w = CohortWidget(viewer)
+    qtbot.addWidget(w)
+    assert w.slides.count() == 2
+    assert list(w.manifest()["sample_id"]) == ["slide1", "slide2"]
+    w.save_manifest(tmp_path / "m.csv")
+    assert list(pd.read_csv(tmp_path / "m.csv").columns) == ["sample_id", "path"]
+
+    w.opts.n_domains.value = 4
+    w.opts.epochs.value = 30
+    qtbot.mouseClick(w.runner.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=120_000)
+    for a in slides.values():
+        assert a.obs["domain"].cat.categories.tolist() == ["0", "1", "2", "3"]
+        assert "cohort" in a.uns["domain"]
+    results = [ly for ly in viewer.layers if ly.metadata.get("key") == "domain"]
+    assert len(results) == 2
+    # the same domain has the same colour on both slides
+    colour = {}
+    for ly in results:
+        labels = ly.metadata["adata"].obs["domain"].astype(str).to_numpy()
+        for d in np.unique(labels):
+            c = tuple(np.round(ly.face_color[labels == d][0], 3))
+            assert colour.setdefault(d, c) == c
+    # side by side: the second slide is to the right of the first
+    x0 = [ly.extent.world[:, 1] for ly in results]
+    assert x0[1][0] > x0[0][1]
+    rows = w.legend.rows()
+    assert len(rows) == 4 and sum(n for _, n in rows) == 500
+    assert "2 slides" in w.summary.text()
+    assert len(w.plot.figure.axes[0].patches) == 2 * 4
+
+
+def test_cohort_panel_needs_two_slides(make_napari_viewer, qtbot, monkeypatch):
+    import napari_scdl._qt.cohort.widget as mod
+
+    shown = []
+    monkeypatch.setattr(mod, "report_error", lambda err, where="": shown.append(str(err)))
+    viewer = make_napari_viewer()
+    add_sample(viewer, synthetic_cohort(1, n_spots=100, n_genes=60)["slide1"])
+    w = CohortWidget(viewer)
+    qtbot.addWidget(w)
+    w.run()
+    assert not w.runner.running
+    assert shown and "at least 2" in shown[0]
