@@ -57,6 +57,8 @@ def _posterior_before(adata, model) -> np.ndarray:
         adjacency=model._adjacency,
         refine=hp["refine"],
         n_init=max(1, GMM_STARTS // hp["n_networks"]),
+        refine_method=hp["refine_method"],
+        potts_beta=hp["potts_beta"],
     )
     if not np.array_equal(labels, adata.obs["domain"].astype(int).to_numpy()):
         raise RuntimeError("re-clustering did not give the written domains")

@@ -32,11 +32,34 @@ def test_cli_cohort_writes_slides_and_summary_then_resumes(tmp_path, capsys):
     assert list(summary["donor"]) == ["D0", "D1"]
     assert summary.filter(like="domain_").sum(axis=1).round(6).eq(1).all()
     assert (out / "cohort_model.pt").exists()
+    assert (out / "slide1_domains.png").stat().st_size > 1000  # a per-slide figure task
+    assert (out / "cohort_proportions.png").stat().st_size > 1000
     # a rerun finds everything complete: nothing is recomputed
     assert main(argv) == 0
     last = capsys.readouterr().out.strip().splitlines()
     assert sum(": skipped" in ln for ln in last) == 2
     assert "(2 kept from an earlier run)" in last[-1]
+
+
+def test_cli_cohort_harmony_no_figures_and_blocks(tmp_path, capsys):
+    """--correction harmony is recorded; --no-figures writes no PNG; a manifest column
+    'block' aligns the two sections (transform in uns)."""
+    import anndata as ad
+
+    m, out = _manifest(tmp_path), tmp_path / "out"
+    table = pd.read_csv(m)
+    table["block"] = ["B1", "B1"]
+    table.to_csv(m, index=False)
+    argv = ["cohort", str(m), "--n-domains", "4", "--out", str(out), "--workers", "1",
+            "--threads", "--epochs", "30", "--param", "n_networks=1", "--no-histology",
+            "--correction", "harmony", "--no-figures"]
+    assert main(argv) == 0
+    assert not list(out.glob("*.png"))
+    a2 = ad.read_h5ad(out / "slide2.h5ad")
+    assert a2.uns["domain"]["params"]["correction"] == "harmony"
+    assert a2.uns["domain"]["alignment"]["ref"] == "slide1"
+    assert a2.uns["domain"]["alignment"]["matrix"].shape == (3, 3)
+    assert a2.uns["domain"]["cohort"]["block"] == "B1"
 
 
 def test_cli_cohort_bad_manifest_is_a_message(tmp_path, capsys):

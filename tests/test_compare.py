@@ -54,6 +54,21 @@ def test_cluster_any_embedding_like_domains():
         cluster(a, use_rep="nothing", n_clusters=3)
 
 
+def test_cluster_confidence_is_the_domains_rule():
+    from napari_scdl.clustering import CONFIDENCE_METHOD, spot_confidence
+    from napari_scdl.graph import build_graph
+
+    a = _toy()
+    cluster(a, use_rep="toy", n_clusters=3, seed=0)
+    labels = a.obs["toy_clusters"].astype(int).to_numpy()
+    expected = spot_confidence(labels, adjacency=build_graph(a))
+    np.testing.assert_allclose(a.obs["toy_clusters_confidence"].to_numpy(), expected)
+    assert a.uns["toy_clusters"]["confidence_method"] == CONFIDENCE_METHOD
+    del a.obsm["spatial"]  # no coordinates: neighbours in the embedding
+    cluster(a, use_rep="toy", n_clusters=3, seed=0, key_added="flat")
+    assert a.obs["flat_confidence"].between(0, 1).all()
+
+
 def test_compare_long_and_square():
     a = _toy()
     a.obs["same"] = a.obs["truth"].map({"L1": "x", "L2": "y", "L3": "z"})

@@ -57,14 +57,32 @@ def read_layers(path):
     """Read ``path`` into tissue image layers and a spots/cells/bins layer (one AnnData)."""
     from .errors import ScdlError
     from .io import read
-    from .layers import adata_to_layers
+    from .layers import CELLS_ROLE, adata_to_layers
 
     if isinstance(path, list):
         path = path[0]
     try:
-        return adata_to_layers(read(path))
+        layers = adata_to_layers(read(path))
     except ScdlError as err:
         return _refuse(str(err))
+    if any((kw.get("metadata") or {}).get("scdl_role") == CELLS_ROLE for _, kw, _ in layers):
+        _switch_cells_by_zoom()
+    return layers
+
+
+def _switch_cells_by_zoom() -> None:
+    """Cell outlines when zoomed in, markers when zoomed out, in the viewer opening the
+    file (napari hands a reader no viewer: the current one is it)."""
+    try:
+        from napari import current_viewer
+
+        from .zoom_switch import install
+
+        viewer = current_viewer()
+        if viewer is not None:
+            install(viewer)
+    except Exception as err:  # noqa: BLE001 - the layers open regardless
+        logger.info("cells stay as outlines and markers (no zoom switch: %s)", err)
 
 
 def _fallback(path):

@@ -282,20 +282,46 @@ def pca(X, n_comps: int = 50, *, seed: int = 0, scale: bool = True) -> np.ndarra
     return PCA(n_components=n_comps, random_state=seed, svd_solver="randomized").fit_transform(Xd).astype(np.float32)
 
 
+#: above this many spots, the expression PCA is fitted on this many spots drawn at random
+#: (dense) and every spot is projected in row chunks: no dense spots x genes copy of a large
+#: slide (below, the whole slide is fitted as before: the same components)
+PCA_FIT_SPOTS = 100_000
+
+#: spots per dense chunk when projecting a large slide
+PROJECTION_CHUNK = 20_000
+
+
 def fit_projection(
-    L, n_pcs: int, *, seed: int = 0, scale: bool = False
+    L, n_pcs: int, *, seed: int = 0, scale: bool = False, max_spots: int | None = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """PCA of log expression ``L`` (spots x genes; genes standardised when ``scale``),
     divided by the first component's standard deviation, kept so that another sample can
     be projected the same way. Returns the projection (for :func:`apply_projection`) and
-    the projected features of ``L``."""
+    the projected features of ``L``.
+
+    With more than ``max_spots`` spots (default :data:`PCA_FIT_SPOTS`), the gene means
+    (and SDs) come from every spot, the components from ``max_spots`` spots drawn with
+    ``seed``, and the spots are projected in chunks (sparse ``L`` is never densified
+    whole)."""
     from sklearn.decomposition import PCA
 
-    Xd, mean, sd = standardise_genes(L, scale=scale)
-    n = int(min(n_pcs, Xd.shape[0] - 1, Xd.shape[1]))
-    model = PCA(n_components=n, random_state=seed, svd_solver="randomized").fit(Xd)
-    pcs = (Xd - model.mean_) @ model.components_.T  # exactly what apply_projection computes
-    div = max(float(pcs[:, 0].std()), 1e-8)
+    max_spots = PCA_FIT_SPOTS if max_spots is None else int(max_spots)
+    n_obs = L.shape[0]
+    if n_obs <= max_spots:
+        Xd, mean, sd = standardise_genes(L, scale=scale)
+        n = int(min(n_pcs, Xd.shape[0] - 1, Xd.shape[1]))
+        model = PCA(n_components=n, random_state=seed, svd_solver="randomized").fit(Xd)
+        pcs = (Xd - model.mean_) @ model.components_.T  # exactly what apply_projection computes
+        del Xd
+    else:
+        mean, sd = _gene_mean_sd(L, scale=scale)
+        rows = np.sort(np.random.default_rng(seed).choice(n_obs, max_spots, replace=False))
+        Xd, _, _ = standardise_genes(L[rows], scale=scale, mean=mean, sd=sd)
+        n = int(min(n_pcs, Xd.shape[0] - 1, Xd.shape[1]))
+        model = PCA(n_components=n, random_state=seed, svd_solver="randomized").fit(Xd)
+        del Xd
+        pcs = None
+    div = 1.0
     proj = {
         "mean": mean,
         "sd": sd,
@@ -304,17 +330,45 @@ def fit_projection(
         "components": model.components_,
         "divisor": np.asarray(div),
     }
+    if pcs is None:
+        pcs = apply_projection(L, proj)
+    div = max(float(pcs[:, 0].std()), 1e-8)
+    proj["divisor"] = np.asarray(div)
     return proj, (pcs / div).astype(np.float32)
+
+
+def _gene_mean_sd(L, *, scale: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Gene means and (when ``scale``, else ones) SDs of ``L`` without densifying it."""
+    if sp.issparse(L):
+        mean = np.asarray(L.mean(0), dtype=np.float64).ravel()
+        sq = np.asarray(L.multiply(L).mean(0), dtype=np.float64).ravel() if scale else None
+    else:
+        mean = np.asarray(L, dtype=np.float64).mean(0)
+        sq = (np.asarray(L, dtype=np.float64) ** 2).mean(0) if scale else None
+    dtype = np.float32
+    if not scale:
+        return mean.astype(dtype), np.ones(L.shape[1], dtype=dtype)
+    sd = np.sqrt(np.maximum(sq - mean**2, 0))
+    sd[sd == 0] = 1
+    return mean.astype(dtype), sd.astype(dtype)
 
 
 def apply_projection(L, proj: dict[str, np.ndarray], *, own_mean: bool = False) -> np.ndarray:
     """Features of log expression ``L`` under a :func:`fit_projection` projection; with
-    ``own_mean`` genes are centred on ``L``'s own means (removes a sample-wide shift)."""
-    Xd, _, _ = standardise_genes(
-        L,
-        scale=bool(proj["scale"]),
-        mean=None if own_mean else proj["mean"],
-        sd=proj["sd"],
-    )
-    pcs = (Xd - proj["pca_mean"]) @ proj["components"].T
-    return (pcs / float(proj["divisor"])).astype(np.float32)
+    ``own_mean`` genes are centred on ``L``'s own means (removes a sample-wide shift).
+    Large inputs are projected in chunks of :data:`PROJECTION_CHUNK` spots."""
+    scale = bool(proj["scale"])
+    mean = proj["mean"]
+    if own_mean:
+        mean = _gene_mean_sd(L, scale=False)[0] if L.shape[0] > PROJECTION_CHUNK else None
+    if L.shape[0] <= PROJECTION_CHUNK:
+        Xd, _, _ = standardise_genes(L, scale=scale, mean=mean, sd=proj["sd"])
+        pcs = (Xd - proj["pca_mean"]) @ proj["components"].T
+        return (pcs / float(proj["divisor"])).astype(np.float32)
+    out = np.empty((L.shape[0], proj["components"].shape[0]), dtype=np.float32)
+    for i in range(0, L.shape[0], PROJECTION_CHUNK):
+        Xd, _, _ = standardise_genes(L[i: i + PROJECTION_CHUNK], scale=scale, mean=mean,
+                                     sd=proj["sd"])
+        out[i: i + PROJECTION_CHUNK] = (Xd - proj["pca_mean"]) @ proj["components"].T
+    out /= float(proj["divisor"])
+    return out

@@ -22,11 +22,13 @@ def widget_names() -> list[str]:
 
 def add_sample(viewer, adata) -> list:
     """Add one sample's image and spots layers to ``viewer``; returns the layers added."""
+    from .. import zoom_switch
     from ..layers import adata_to_layers
 
     added = []
     for data, kwargs, kind in adata_to_layers(adata):
         added.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
+    zoom_switch.install(viewer)  # cells: outlines when zoomed in, markers when zoomed out
     return added
 
 

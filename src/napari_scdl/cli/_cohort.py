@@ -19,7 +19,10 @@ def add_parser(sub) -> None:
         "tissue on every slide. Reading and writing each slide run as dask.distributed "
         "tasks (a local cluster, or --scheduler); the joint model trains on one worker. "
         "Writes DIR/<sample_id>.h5ad, DIR/cohort_summary.csv, DIR/cohort_markers.csv, "
-        "DIR/cohort_proportions.png and DIR/cohort_model.pt. A rerun skips complete slides.",
+        "DIR/cohort_proportions.png, DIR/<sample_id>_domains.png and DIR/cohort_model.pt. "
+        "A rerun skips complete slides. An optional manifest column 'block' names slides "
+        "that are adjacent sections of one tissue block: they are aligned and linked in "
+        "the spot graph.",
     )
     p.add_argument("manifest", metavar="MANIFEST.csv", help="CSV with columns sample_id,path")
     p.add_argument("--n-domains", default=7, metavar="K", type=_n_domains,
@@ -38,6 +41,12 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, metavar="N", help="training epochs (default: model's)")
     p.add_argument("--no-histology", action="store_true",
                    help="do not weight the spot graphs by the H&E images")
+    p.add_argument("--correction", choices=("center", "harmony", "none"), default="center",
+                   help="slide-effect correction: genes centred per slide (default), "
+                   "centred then Harmony on the PCs (harmonypy), or none")
+    p.add_argument("--no-figures", action="store_true",
+                   help="do not write DIR/<sample_id>_domains.png and "
+                   "DIR/cohort_proportions.png")
     add_params(p, "n_top_genes=2000")
     p.set_defaults(func=run)
 
@@ -61,8 +70,8 @@ def run(args) -> int:
             args.manifest, n_domains=args.n_domains, out_dir=args.out, seed=args.seed,
             device=args.device, scheduler=args.scheduler, workers=args.workers,
             retries=args.retries, processes=not args.threads,
-            use_histology=not args.no_histology,
-            on_event=say, **params,
+            use_histology=not args.no_histology, correction=args.correction,
+            figures=not args.no_figures, on_event=say, **params,
         )
     ok = sum(v in ("done", "skipped") for v in run_.status.values())
     failed = [s for s, v in run_.status.items() if v == "failed"]

@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "domains",
         help="spatial domains with the graph-convolution model (domain_gcn)",
-        description="Find spatial domains in INPUT (Space Ranger folder or .h5ad) and write "
+        description="Find spatial domains in INPUT (any sample napari-scdl reads) and write "
         "the AnnData with obs KEY, obs KEY_confidence, obsm X_KEY and uns KEY to --out.",
     )
     add_input(p)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..tl import domains
 
     t0 = time.perf_counter()
-    adata = read_input(args.input)
+    adata = read_input(args.input, args)
     params = {} if args.epochs is None else {"epochs": args.epochs}
     # third-party chatter (squidpy's graph log) goes to stderr: stdout is the one summary line
     with contextlib.redirect_stdout(sys.stderr):

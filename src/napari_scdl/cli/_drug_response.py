@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from ..tl import run_model
 
     params = parse_params(args.param) | {"bulk": args.bulk, "response": args.response}
-    adata = read_input(args.input)
+    adata = read_input(args.input, args)
     run_model(adata, "drug_response", key_added=args.key, seed=args.seed, device=args.device,
               **params)
     p = adata.obs[args.key]

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    adata = read_input(args.input)
+    adata = read_input(args.input, args)
     if args.labels:
         import pandas as pd
 

@@ -89,7 +89,7 @@ def read_labels(path: str | Path, obs_names) -> pd.Series:
 def run(args: argparse.Namespace) -> int:
     from ..tl.markers import export_markers_csv, filter_markers, markers
 
-    adata = read_input(args.input)
+    adata = read_input(args.input, args)
     if args.labels:
         if args.groupby in adata.obs.columns:
             logger.warning(

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from ..tl.propagate import label_propagation, propagate
 
     params = parse_params(args.param)  # fail before the slow part
-    adata = read_input(args.input)
+    adata = read_input(args.input, args)
     labels = read_csv_labels(args.labels)
     matched, report = match_labels(adata, labels, source=args.labels, column=args.key)
     print(f"napari-scdl propagate: {report}", file=sys.stderr)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise ScdlError(
             "--param cannot be combined with --load-model: a saved model keeps its own parameters"
         )
-    adata = read_input(args.input)
+    adata = read_input(args.input, args)
     key = args.key_added or model_cls.default_key or model_cls.name
     if args.load_model:
         model = BaseModel.load(args.load_model, device=args.device)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.load_model and not (args.reference and args.labels_key):
         raise ScdlError("give --reference REF.h5ad and --labels-key KEY (or --load-model)")
     params = parse_params(args.param)  # fail before the slow part
-    adata = read_input(args.input)
+    adata = read_input(args.input, args)
     if args.load_model:
         model = BaseModel.load(args.load_model, device=args.device).transform(adata)
         model.write(adata, args.key)

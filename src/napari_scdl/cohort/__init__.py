@@ -17,6 +17,13 @@ def run_cohort(*args: Any, **kwargs: Any):
     return _run(*args, **kwargs)
 
 
+def run_cohort_iter(*args: Any, **kwargs: Any):
+    """See :func:`napari_scdl.cohort._runner.run_cohort_iter` (lazy: imports dask on call)."""
+    from ._runner import run_cohort_iter as _run
+
+    return _run(*args, **kwargs)
+
+
 def read_manifest(*args: Any, **kwargs: Any):
     """See :func:`napari_scdl.cohort._manifest.read_manifest`."""
     from ._manifest import read_manifest as _read
@@ -24,4 +31,4 @@ def read_manifest(*args: Any, **kwargs: Any):
     return _read(*args, **kwargs)
 
 
-__all__ = ["read_manifest", "run_cohort"]
+__all__ = ["read_manifest", "run_cohort", "run_cohort_iter"]

@@ -73,6 +73,8 @@ def train_joint(prepared: dict[str, str], joint_path: str, model_path: str,
         return joint_path
     slides = {sid: ad.read_h5ad(p) for sid, p in prepared.items()}
     opts = dict(options)
+    if opts.get("blocks"):  # only the slides that could be read
+        opts["blocks"] = {s: b for s, b in opts["blocks"].items() if s in slides}
     res = cohort_domains(list(slides.values()), sample_ids=list(slides), **opts)
     key = opts.get("key_added", "domain")
     per_slide = {
@@ -97,8 +99,9 @@ def done_path(out_dir: Path, sample_id: str) -> Path:
 
 
 def write_slide(sample_id: str, prepared: str, joint_path: str, out_dir: str,
-                cohort_id: str) -> dict[str, Any]:
-    """Write ``out_dir/<id>.h5ad`` (the slide with the cohort's domains) and its marker
+                cohort_id: str, figures: bool = True) -> dict[str, Any]:
+    """Write ``out_dir/<id>.h5ad`` (the slide with the cohort's domains), with ``figures``
+    ``out_dir/<id>_domains.png`` (its tissue coloured by the domains), and last its marker
     ``.cohort/<id>.done.json`` (cohort id, params). Returns the slide's summary line."""
     import anndata as ad
     import pandas as pd
@@ -112,12 +115,19 @@ def write_slide(sample_id: str, prepared: str, joint_path: str, out_dir: str,
                  embedding=r["embedding"], info=r["uns"])
     adata.obs[key] = adata.obs[key].cat.set_categories(blob["categories"])
     out = atomic_write_h5ad(adata, Path(out_dir) / f"{sample_id}.h5ad")
+    figure = None
+    if figures:
+        from ._figures import slide_figure
+
+        figure = str(slide_figure(adata, key, Path(out_dir) / f"{sample_id}_domains.png",
+                                  title=f"{sample_id}: cohort {key}s"))
     counts = pd.Series(r["labels"]).value_counts()
     summary = {
         "sample_id": sample_id,
         "n_spots": int(adata.n_obs),
         "n_domains": int(counts.size),
         "output": str(out),
+        "figure": figure,
         "cohort_id": cohort_id,
         "params": r["uns"].get("params", {}),
     }
@@ -126,12 +136,16 @@ def write_slide(sample_id: str, prepared: str, joint_path: str, out_dir: str,
     return summary
 
 
-def is_complete(out_dir: Path, sample_id: str, cohort_id: str) -> bool:
-    """``out_dir/<id>.h5ad`` and its marker exist and belong to this cohort run."""
+def is_complete(out_dir: Path, sample_id: str, cohort_id: str, figures: bool = False) -> bool:
+    """``out_dir/<id>.h5ad`` and its marker exist and belong to this cohort run (and, with
+    ``figures``, the marker names a figure that exists)."""
     marker = done_path(out_dir, sample_id)
     if not (Path(out_dir) / f"{sample_id}.h5ad").exists() or not marker.exists():
         return False
     try:
-        return json.loads(marker.read_text()).get("cohort_id") == cohort_id
+        info = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
+    if info.get("cohort_id") != cohort_id:
+        return False
+    return not figures or bool(info.get("figure")) and Path(info["figure"]).exists()

@@ -119,7 +119,7 @@ def write_h5ad(adata, path: str | Path) -> Path:
     return path
 
 
-def write_spatialdata(adata, path: str | Path, **kwargs) -> Path:
+def write_spatialdata(adata, path: str | Path | None = None, **kwargs) -> Path:
     """See :func:`napari_scdl.io.spatialdata.write_spatialdata`."""
     from .spatialdata import write_spatialdata as _write
 

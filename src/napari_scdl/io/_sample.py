@@ -29,7 +29,11 @@ def finish_sample(adata, *, library_id: str, source: str | Path, fullres_image=N
     X = adata.X
     if sp.issparse(X) or isinstance(X, np.ndarray):
         adata.obs["total_counts"] = np.asarray(X.sum(1)).ravel().astype(np.float32)
-        adata.obs["n_genes"] = np.asarray((X > 0).sum(1)).ravel().astype(np.int32)
+        if sp.isspmatrix_csr(X) and X.has_canonical_format and (not X.nnz or X.data.min() > 0):
+            n_genes = np.diff(X.indptr)  # every stored value is a detection
+        else:
+            n_genes = np.asarray((X > 0).sum(1)).ravel()
+        adata.obs["n_genes"] = n_genes.astype(np.int32)
     adata.uns["scdl"] = {
         "library_id": str(library_id),
         "source": str(Path(source).resolve()),

@@ -407,35 +407,80 @@ def _from_plain(adata, table, table_name: str):
     return sd.SpatialData(images=images, shapes=shapes, tables={table_name: table})
 
 
-def write_spatialdata(adata, path: str | Path, *, overwrite: bool = False) -> Path:
+def source_store(adata) -> Path | None:
+    """The SpatialData store ``adata`` was read from (None for other samples: Space Ranger,
+    ``.h5ad``, Xenium and Visium HD folders)."""
+    info = (adata.uns.get("scdl") or {}).get("spatialdata") or {}
+    path = info.get("path")
+    return Path(path) if path and is_spatialdata_store(path) else None
+
+
+def write_spatialdata(adata, path: str | Path | None = None, *, overwrite: bool = False,
+                      into_source: bool = False) -> Path:
     """Write ``adata`` (and the elements of the store it came from) as a SpatialData store.
 
-    The store is written beside ``path`` and moved into place at the end (atomic). The
-    input store is never written to unless ``overwrite=True`` names it as ``path``.
-    Readable by ``spatialdata.read_zarr`` and napari-spatialdata.
+    Parameters
+    ----------
+    path
+        The ``.zarr`` store to write. An existing one is replaced only with
+        ``overwrite=True``; the input store only with ``overwrite=True`` too.
+    into_source
+        Save into the store ``adata`` was read from (``path`` may be omitted): its table is
+        replaced by ``adata``, every other element is kept.
+
+    The store is written to a temporary sibling folder, read back, and only then swapped
+    into place (the old one moved aside, then deleted): a failure at any point leaves
+    ``path`` as it was. Readable by ``spatialdata.read_zarr`` and napari-spatialdata.
     """
+    src = source_store(adata)
+    if into_source:
+        if src is None:
+            raise DataFormatError(
+                "this sample was not read from a SpatialData .zarr store, so there is no store "
+                "to save into; choose a new .zarr path")
+        if path is not None and Path(path).expanduser().resolve() != src.resolve():
+            raise DataFormatError(f"into_source=True saves into {src}, not {path}")
+        path, overwrite = src, True
+    if path is None:
+        raise DataFormatError("give the .zarr path to write (or into_source=True)")
     path = Path(path).expanduser().resolve()
-    info = (adata.uns.get("scdl") or {}).get("spatialdata") or {}
-    same = bool(info.get("path")) and Path(info["path"]).resolve() == path
+    same = src is not None and src.resolve() == path
+    if same and not overwrite:
+        raise DataFormatError(f"{path} is the input store; it is never modified without "
+                              "overwrite=True (GUI: 'into the store it came from')")
     if path.exists() and not overwrite:
         raise DataFormatError(f"{path} exists; choose another --out or pass overwrite=True")
-    if same and not overwrite:
-        raise DataFormatError(f"{path} is the input store; it is never modified without overwrite=True")
+    if path.exists() and not same and not is_spatialdata_store(path):
+        raise DataFormatError(f"{path} exists and is not a SpatialData store; it is not replaced")
     sdata = to_spatialdata(adata)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+    # elements read lazily from the store being replaced are read from it while the copy
+    # is written; it is only moved aside once the copy is complete and opens
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".saving", dir=path.parent))
+    tmp = work / path.name
     try:
-        if same:  # elements are read lazily from the store being replaced: load them first
-            sdata = _sd().deepcopy(sdata)
-        sdata.write(tmp, overwrite=True)
+        try:
+            sdata.write(tmp, overwrite=True)
+            tables = set(_sd().read_zarr(tmp).tables)
+        except Exception as err:  # noqa: BLE001 - zarr, ome-zarr, OS errors
+            kept = f"{path} is unchanged" if path.exists() else f"nothing was written to {path}"
+            raise DataFormatError(f"writing the SpatialData store failed ({type(err).__name__}: "
+                                  f"{err}); {kept}") from err
+        if not set(sdata.tables) <= tables:
+            raise DataFormatError(f"the store written for {path} lacks its table; {path} is unchanged")
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
+            old = work / "previous"
             os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
         else:
             os.replace(tmp, path)
     finally:
-        shutil.rmtree(tmp.parent, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    if same:  # the cached object read the files just replaced: follow the new store
+        _SDATA[adata.uns["scdl"]["sample_id"]] = _sd().read_zarr(path)
     logger.info("wrote the SpatialData store %s", path)
     return path

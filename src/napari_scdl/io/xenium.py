@@ -67,8 +67,10 @@ def read_xenium(
         if not specs_file.exists():
             raise DataFormatError(
                 f"{specs_file} is missing, so the morphology image's pixel size is unknown; "
-                f"{LAYOUT}. Give it: read(path, pixel_size=0.2125) (CLI: --pixel-size, GUI: "
-                "the pixel-size box)"
+                f"{LAYOUT}. Give the pixel size (micrometres per pixel, 0.2125 on Xenium "
+                "Analyzer outputs): CLI --pixel-size 0.2125, Python read(path, "
+                "pixel_size=0.2125), or write {\"pixel_size\": 0.2125} to experiment.xenium "
+                "in the folder (then it also opens from napari's File > Open)"
             )
         try:
             pixel_size = float(json.loads(specs_file.read_text())["pixel_size"])

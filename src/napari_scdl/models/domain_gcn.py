@@ -68,7 +68,23 @@ class DomainGCN(BaseModel):
             "use_histology", True, "weight the spot graph by H&E similarity (if an image exists)"
         ),
         Param("epochs", 600, "training epochs (full graph)", min=1, max=5000),
-        Param("refine", True, "smooth domains by neighbourhood majority"),
+        Param("refine", True, "smooth domains over the spot graph (a Potts prior by default)"),
+        Param(
+            "refine_method",
+            "potts",
+            "potts: the domains' mixture again with a Potts prior over the spot graph "
+            "(hidden Markov random field); majority: neighbourhood majority vote",
+            choices=("potts", "majority"),
+            gui=False,
+        ),
+        Param(
+            "potts_beta",
+            2.0,
+            "Potts interaction per neighbour in the same domain (log-odds)",
+            min=0.0,
+            max=20.0,
+            gui=False,
+        ),
         Param("n_top_genes", 3000, "highly variable genes used", min=50),
         Param("n_pcs", 50, "principal components fed to the network", min=5, max=500),
         Param(
@@ -287,6 +303,13 @@ class DomainGCN(BaseModel):
             "a2x": torch.from_numpy(np.ascontiguousarray(a2x, dtype=np.float32)).to(self.device),
             "deg": torch.from_numpy(deg).to(self.device),
         }
+        del a2x
+        if x.shape[0] >= GRAM_TRAINING_SPOTS and hp["w_contrastive"] <= 0 and not hp["n_hidden"]:
+            # large slides: the same loss from second moments (nn.DomainGCN.gram_loss), a
+            # step no longer costs a pass over the spots
+            from .nn._gcn import gram_statistics
+
+            fast = {"gram": gram_statistics(fast["a2x"], fast["deg"], x)}
         # the common space in which the networks' partitions are compared: the input
         # components averaged over each spot's graph neighbourhood (one GCN propagation)
         smoothed = np.asarray(self._gcn_adjacency @ self._x, dtype=np.float64)
@@ -348,6 +371,16 @@ class DomainGCN(BaseModel):
             lr=hp["lr"],
             loss_weights={"w_rec": 1.0, "w_dgi": hp["w_contrastive"]},
         )
+        if fast and "gram" in fast and self.device == "cpu":
+            # a step is a handful of 52 x 50 products: one thread (with two, OpenMP's
+            # barriers made each step ~40x slower, 29 ms against 1 ms)
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                yield from plan.run(self.module, batches, history=history, label=label)
+            finally:
+                torch.set_num_threads(before)
+            return
         yield from plan.run(self.module, batches, history=history, label=label)
 
     def _embed(self, x=None, adj=None) -> np.ndarray:
@@ -389,6 +422,8 @@ class DomainGCN(BaseModel):
             adjacency=self._adjacency,
             refine=hp["refine"],
             n_init=n_init,
+            refine_method=hp["refine_method"],
+            potts_beta=hp["potts_beta"],
         )
         return {
             "latent": latent,
@@ -509,6 +544,12 @@ def network_seed(seed: int, index: int) -> int:
         return int(seed)
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] >> 1)
 
+
+#: from this many spots on, the default (linear-encoder, reconstruction-only) network is
+#: trained on the second moments of its inputs (:meth:`nn.DomainGCN.gram_loss`: the same
+#: loss and gradients, float64 sums instead of float32 ones); below, on the propagated
+#: input itself, as before (seed 0 on DLPFC 151673 gives the same domains)
+GRAM_TRAINING_SPOTS = 50_000
 
 #: spots per torch CPU thread: below this, threading overhead outweighs the work (and
 #: costs several-fold when another process shares the cores)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScdlError
-from ..models import BaseModel, get_model
+from ..models import BaseModel
 
 logger = logging.getLogger(__name__)
 
@@ -129,21 +129,38 @@ def cohort_domains_iter(
     device: str = "auto",
     on_result: Callable[[CohortResult], None] | None = None,
     cohort_id: str | None = None,
+    correction: str = "center",
+    blocks: Mapping[str, Any] | None = None,
     **params: Any,
 ):
     """Like :func:`cohort_domains`, yielding a :class:`Progress` per epoch; the result goes
     to ``on_result`` (and is the generator's return value). Closing it cancels: no slide is
     changed."""
+    from ..cohort._batch import SETUP_KEY
+    from ..cohort._model import CohortGCN, check_correction
+    from ..models import Progress
     from ._run import run_model_iter
 
+    correction = check_correction(correction)
     slides = _open(adatas_or_paths, sample_ids)
+    blocks = _blocks(blocks, slides)
     all_params = {"n_domains": int(n_domains), "use_histology": bool(use_histology), **params}
-    cid = cohort_id or cohort_id_of(list(slides), all_params | {"seed": seed, "key": key_added})
+    cid = cohort_id or cohort_id_of(
+        list(slides), all_params | {"seed": seed, "key": key_added, "correction": correction}
+        | ({"blocks": blocks} if blocks else {}))
+    links = {}
+    if blocks:
+        yield Progress(0, 1, "cohort: aligning adjacent sections")
+        links = align_blocks(slides, blocks)
     joint = joint_adata(slides)
-    model = get_model("domain_gcn")(batch_key=SAMPLE_KEY, **all_params)
+    joint.uns[SETUP_KEY] = {"centre": correction == "center",
+                            "links": {str(i): v for i, v in enumerate(links.values())}}
+    model = CohortGCN(correction=correction, batch_key=SAMPLE_KEY, **all_params)
     yield from run_model_iter(joint, model, key_added=key_added, device=device, seed=seed)
+    if links:
+        _count_link_edges(joint, model, links)
     result = split_results(joint, slides, key=key_added, cohort_id=cid, model=model,
-                           metadata=metadata)
+                           metadata=metadata, alignments=links, blocks=blocks)
     if on_result is not None:
         on_result(result)
     return result
@@ -160,6 +177,8 @@ def cohort_domains(
     seed: int = 0,
     device: str = "auto",
     cohort_id: str | None = None,
+    correction: str = "center",
+    blocks: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> CohortResult:
     """Spatial domains shared by several slides: one ``domain_gcn`` model over all of them.
@@ -185,6 +204,17 @@ def cohort_domains(
         As :func:`napari_scdl.tl.domains` (``epochs``, ``n_top_genes`` ...).
     cohort_id
         Id stored with the results (default: a hash of the sample ids and parameters).
+    correction
+        How slide effects are removed: ``"center"`` (default: genes centred per slide before
+        the shared PCA), ``"harmony"`` (Harmony, harmonypy, on the PCs, slide as batch) or
+        ``"none"``. Recorded in ``uns[key_added]['params']['correction']``.
+    blocks
+        Sample id -> tissue block for slides that are adjacent sections of one block (the
+        manifest's ``block`` column; empty / missing: a slide of its own). Within a block
+        each section is aligned onto the previous one (rigid, by position and expression:
+        :func:`napari_scdl.align.align_sections`) and the spot graph gets edges between
+        facing spots of the two, so domains are smoothed across sections. The transform is
+        ``uns[key_added]['alignment']`` of the moved slide.
 
     Writes
     ------
@@ -200,7 +230,7 @@ def cohort_domains(
     gen = cohort_domains_iter(
         adatas_or_paths, n_domains=n_domains, sample_ids=sample_ids, metadata=metadata,
         key_added=key_added, use_histology=use_histology, seed=seed, device=device,
-        cohort_id=cohort_id, **params,
+        cohort_id=cohort_id, correction=correction, blocks=blocks, **params,
     )
     while True:
         try:
@@ -209,9 +239,58 @@ def cohort_domains(
             return stop.value
 
 
+def _blocks(blocks, slides: dict[str, Any]) -> dict[str, str]:
+    """Sample id -> block, only for blocks of two or more of ``slides``."""
+    if blocks is None:
+        return {}
+    if isinstance(blocks, pd.Series):
+        blocks = blocks.to_dict()
+    clean = {str(s): str(b).strip() for s, b in dict(blocks).items()
+             if s in slides and b is not None and str(b).strip() not in ("", "nan", "None")}
+    unknown = [s for s in dict(blocks) if str(s) not in slides]
+    if unknown:
+        raise ScdlError(f"blocks names slides that are not in the cohort: {unknown}")
+    sizes = pd.Series(clean).value_counts() if clean else pd.Series(dtype=int)
+    return {s: b for s, b in clean.items() if sizes[b] >= 2}
+
+
+def align_blocks(slides: dict[str, Any], blocks: dict[str, str], *, k: int = 3,
+                 max_dist_spacings: float = 1.5) -> dict[str, dict[str, Any]]:
+    """Moving sample id -> link: within each block (slides in cohort order) each section is
+    aligned onto the one before it; ``matrix`` maps its ``obsm['spatial']`` onto that
+    reference's, and facing spots within ``max_dist_spacings`` spot spacings (``k`` nearest)
+    become graph edges."""
+    from ..align import align_sections
+
+    links: dict[str, dict[str, Any]] = {}
+    order = [s for s in slides if s in blocks]
+    for block in dict.fromkeys(blocks[s] for s in order):
+        members = [s for s in order if blocks[s] == block]
+        for ref, mov in zip(members[:-1], members[1:], strict=True):
+            al = align_sections(slides[ref], slides[mov])
+            logger.info("cohort: %s aligned onto %s (block %s): %.1f deg, residual %.2f "
+                        "spacings", mov, ref, block, al.angle_deg, al.residual)
+            links[mov] = {"ref": ref, "mov": mov, "block": block, "k": int(k),
+                          "max_dist": float(max_dist_spacings * al.spacing)} | al.as_dict()
+    return links
+
+
+def _count_link_edges(joint, model, links: dict[str, dict[str, Any]]) -> None:
+    """Number of graph edges between each aligned pair (recorded with the link)."""
+    adj = getattr(model, "_adjacency", None)
+    if adj is None:
+        return
+    a = adj.tocoo()
+    sid = joint.obs[SAMPLE_KEY].astype(str).to_numpy()
+    for link in links.values():
+        m = (sid[a.row] == link["ref"]) & (sid[a.col] == link["mov"])
+        link["n_edges"] = int(m.sum())
+
+
 def split_results(
     joint, slides: dict[str, Any], *, key: str, cohort_id: str, model: BaseModel,
-    metadata: pd.DataFrame | None = None,
+    metadata: pd.DataFrame | None = None, alignments: dict[str, Any] | None = None,
+    blocks: dict[str, str] | None = None,
 ) -> CohortResult:
     """Copy the joint model's results from ``joint`` into each slide's AnnData."""
     from ..models._results import write_result
@@ -219,14 +298,22 @@ def split_results(
     cats = list(joint.obs[key].cat.categories)
     sid = joint.obs[SAMPLE_KEY].astype(str).to_numpy()
     info = dict(joint.uns[key])
+    if blocks:
+        info["params"] = dict(info.get("params", {})) | {"blocks": dict(blocks)}
     for name, a in slides.items():
         m = sid == name
+        cohort = {"id": cohort_id, "sample_id": name, "samples": list(slides)}
+        extra = {}
+        if blocks and name in blocks:
+            cohort["block"] = blocks[name]
+        if alignments and name in alignments:
+            extra["alignment"] = dict(alignments[name])
         write_result(
             a, key,
             labels=joint.obs[key].to_numpy()[m],
             confidence=joint.obs[f"{key}_confidence"].to_numpy()[m],
             embedding=joint.obsm[f"X_{key}"][m],
-            info=info | {"cohort": {"id": cohort_id, "sample_id": name, "samples": list(slides)}},
+            info=info | {"cohort": cohort} | extra,
         )
         a.obs[key] = a.obs[key].cat.set_categories(cats)  # the same categories everywhere
     return CohortResult(

@@ -49,28 +49,37 @@ def cluster(
     Returns
     -------
     The keys written: ``obs[key_added]`` (categorical cluster labels, largest cluster
-    "0"), ``obs[f"{key_added}_confidence"]`` (probability of the label, 0..1) and
-    ``uns[key_added]`` (``params``, ``model="cluster"``, ``seed``).
+    "0"), ``obs[f"{key_added}_confidence"]`` (0..1, the domains' rule,
+    :func:`napari_scdl.clustering.spot_confidence`, over the spatial graph when the sample
+    has coordinates, else over nearest neighbours in the embedding) and ``uns[key_added]``
+    (``params``, ``model="cluster"``, ``seed``, ``confidence_method``).
     """
     from .._settings import versions
-    from ..clustering import cluster_embedding
+    from ..clustering import CONFIDENCE_METHOD, cluster_embedding, spot_confidence
     from ..models._results import write_result
 
     rep = _find_rep(adata, use_rep)
     key = key_added or f"{rep.removeprefix('X_')}_clusters"
+    from ..graph import build_graph
+
     adjacency = None
     if refine:
-        from ..graph import build_graph
-
         adjacency = build_graph(adata)
-    labels, conf = cluster_embedding(
-        np.asarray(adata.obsm[rep]),
+    elif "spatial" in adata.obsm:
+        try:  # only for the confidence; without a graph it uses the embedding's neighbours
+            adjacency = build_graph(adata)
+        except ScdlError as err:
+            logger.info("confidence over the embedding's neighbours: %s", err)
+    embedding = np.asarray(adata.obsm[rep])
+    labels, _posterior = cluster_embedding(
+        embedding,
         n_clusters,
         method=method,
         seed=seed,
-        adjacency=adjacency,
+        adjacency=adjacency if refine else None,
         refine=refine,
     )
+    conf = spot_confidence(labels, adjacency=adjacency, embedding=embedding)
     info = {
         "model": "cluster",
         "params": {
@@ -81,6 +90,7 @@ def cluster(
         },
         "seed": int(seed),
         "versions": versions(),
+        "confidence_method": CONFIDENCE_METHOD,
     }
     return write_result(adata, key, labels=labels, confidence=conf, info=info)
 

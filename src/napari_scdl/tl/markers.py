@@ -146,14 +146,23 @@ def markers(
     do_norm = resolve_normalize(adata, layer, normalize)
     X = log_expression(adata, layer=layer, normalize=do_norm)
     keep = np.asarray(~pd.isna(labels))
-    X, labels = X[keep], labels[keep]
+    if not keep.all():
+        X, labels = X[keep], labels[keep]
     table = _rank(X, labels, tested, reference, method)
     names = np.asarray(adata.var_names.astype(str))
+    cats = [str(c) for c in labels.categories]
+    codes = np.asarray(labels.codes, dtype=np.int64)
+    n_det, total, sizes = _group_sums(X, codes, len(cats))
     frames = []
     for g in tested:
-        in_mask = np.asarray(labels == g)
-        out_mask = ~in_mask if reference == "rest" else np.asarray(labels == reference)
-        frames.append(_group_table(X, names, g, in_mask, out_mask, table[g], min_pct))
+        i = cats.index(g)
+        if reference == "rest":
+            out = (n_det.sum(0) - n_det[i], total.sum(0) - total[i], sizes.sum() - sizes[i])
+        else:
+            r = cats.index(reference)
+            out = (n_det[r], total[r], sizes[r])
+        frames.append(_group_table(names, g, (n_det[i], total[i], sizes[i]), out,
+                                   table[g], min_pct))
     df = pd.concat(frames, ignore_index=True)[COLUMNS]
     _store(
         adata,
@@ -221,6 +230,10 @@ def _rank(X, labels, tested, reference, method) -> dict[str, pd.DataFrame]:
     return out
 
 
+#: non-zeros per block of genes ranked at once by :func:`wilcoxon_sparse`
+WILCOXON_CHUNK_NNZ = 20_000_000
+
+
 def wilcoxon_sparse(X, codes: np.ndarray, n_groups: int) -> list[pd.DataFrame]:
     """Tie-corrected Wilcoxon rank-sum z-scores and p-values of each group against the rest.
 
@@ -230,13 +243,63 @@ def wilcoxon_sparse(X, codes: np.ndarray, n_groups: int) -> list[pd.DataFrame]:
     """
     from scipy import stats
 
-    X = sp.csc_matrix(X, dtype=np.float64)
+    X = sp.csc_matrix(X)
+    n, n_genes = X.shape
+    zeros = np.empty(n_genes)
+    ties = np.empty(n_genes)
+    rank_sum = np.empty((n_groups, n_genes))
+    # genes in chunks of at most WILCOXON_CHUNK_NNZ non-zeros: memory stays that of a chunk
+    nnz_all = np.diff(X.indptr)
+    bounds, acc, start = [0], 0, 0
+    max_cols = 2 ** max(1, 63 - 31 - max(1, int(n - 1).bit_length()))  # see _rank_columns
+    for j, v in enumerate(nnz_all):
+        if (acc + v > WILCOXON_CHUNK_NNZ or j - start >= max_cols) and j > start:
+            bounds.append(j)
+            acc, start = 0, j
+        acc += v
+    bounds.append(n_genes)
+    for g0, g1 in zip(bounds[:-1], bounds[1:], strict=True):
+        z, t, r = _rank_columns(X[:, g0:g1], codes, n_groups)
+        zeros[g0:g1], ties[g0:g1], rank_sum[:, g0:g1] = z, t, r
+    sizes = np.bincount(codes, minlength=n_groups).astype(np.float64)
+    tie_coef = 1 - ties / (float(n) ** 3 - n)
+    out = []
+    for g in range(n_groups):
+        sd = np.sqrt(tie_coef * sizes[g] * (n - sizes[g]) * (n + 1) / 12.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = (rank_sum[g] - sizes[g] * (n + 1) / 2.0) / sd
+        score[~np.isfinite(score)] = 0.0
+        out.append(pd.DataFrame({"score": score, "pval": 2 * stats.norm.sf(np.abs(score))}))
+    return out
+
+
+def _rank_columns(X, codes: np.ndarray, n_groups: int):
+    """Zeros, tie sums and rank sums per group of the columns of one CSC block."""
+    X = sp.csc_matrix(X)
     X.eliminate_zeros()
     n, n_genes = X.shape
     nnz = np.diff(X.indptr)
-    col = np.repeat(np.arange(n_genes), nnz)
-    order = np.lexsort((X.data, col))
-    d, c, r = X.data[order], col[order], X.indices[order]
+    row_bits = max(1, int(n - 1).bit_length())
+    if X.dtype == np.float32 and 31 + row_bits + max(1, (n_genes - 1).bit_length()) <= 63:
+        # one int64 key per value: gene, the float's bits (ordered as the values, which
+        # are >= 0) and the row; one sort puts every gene's values in order
+        key = np.repeat(np.arange(n_genes, dtype=np.int64) << (31 + row_bits), nnz)
+        key |= X.data.view(np.int32).astype(np.int64) << row_bits
+        key |= X.indices
+        key.sort()
+        c = key >> (31 + row_bits)
+        d = (key >> row_bits) & (2**31 - 1)  # the bits of the values: equal iff equal
+        r = key & ((1 << row_bits) - 1)
+        del key
+    else:
+        X = sp.csc_matrix(X, dtype=np.float64)
+        col = np.repeat(np.arange(n_genes, dtype=np.int16 if n_genes < 2**15 else np.int64),
+                        nnz)
+        # values sorted within each gene (as np.lexsort((data, col)), faster: a quicksort
+        # of the values, then a stable radix sort of the 16-bit gene numbers)
+        order = np.argsort(X.data)
+        order = order[np.argsort(col[order], kind="stable")]
+        d, c, r = X.data[order], col[order].astype(np.int64), X.indices[order]
     zeros = (n - nnz).astype(np.float64)
     new = np.ones(d.size, dtype=bool)
     new[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
@@ -254,15 +317,7 @@ def wilcoxon_sparse(X, codes: np.ndarray, n_groups: int) -> list[pd.DataFrame]:
         rank_sum.reshape(n_groups, n_genes)
         + (sizes[:, None] - n_nonzero.reshape(n_groups, n_genes)) * ((zeros + 1) / 2)[None, :]
     )
-    tie_coef = 1 - ties / (float(n) ** 3 - n)
-    out = []
-    for g in range(n_groups):
-        sd = np.sqrt(tie_coef * sizes[g] * (n - sizes[g]) * (n + 1) / 12.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            score = (rank_sum[g] - sizes[g] * (n + 1) / 2.0) / sd
-        score[~np.isfinite(score)] = 0.0
-        out.append(pd.DataFrame({"score": score, "pval": 2 * stats.norm.sf(np.abs(score))}))
-    return out
+    return zeros, ties, rank_sum
 
 
 def _rank_scanpy(X, labels, tested, reference, method) -> dict[str, pd.DataFrame]:
@@ -296,10 +351,12 @@ def _rank_scanpy(X, labels, tested, reference, method) -> dict[str, pd.DataFrame
     return out
 
 
-def _group_table(X, names, group, in_mask, out_mask, ranked, min_pct) -> pd.DataFrame:
-    xin, xout = X[in_mask], X[out_mask]
-    pct_in, pct_out = _detected(xin), _detected(xout)
-    mean_in, mean_out = _mean_expm1(xin), _mean_expm1(xout)
+def _group_table(names, group, stats_in, stats_out, ranked, min_pct) -> pd.DataFrame:
+    """One group's rows; ``stats_*``: (spots detecting each gene, sum of expm1 of each
+    gene, number of spots) of the group and of what it is compared with."""
+    (det_in, sum_in, n_in), (det_out, sum_out, n_out) = stats_in, stats_out
+    pct_in, pct_out = det_in / max(n_in, 1), det_out / max(n_out, 1)
+    mean_in, mean_out = sum_in / max(n_in, 1), sum_out / max(n_out, 1)
     df = pd.DataFrame(
         {
             "group": group,
@@ -317,18 +374,28 @@ def _group_table(X, names, group, in_mask, out_mask, ranked, min_pct) -> pd.Data
     return df.sort_values(["score", "log2fc"], ascending=False, kind="stable")
 
 
-def _detected(X) -> np.ndarray:
-    if sp.issparse(X):
-        return np.asarray((X > 0).sum(0)).ravel() / max(X.shape[0], 1)
-    return (np.asarray(X) > 0).mean(0)
-
-
-def _mean_expm1(X) -> np.ndarray:
-    if sp.issparse(X):
-        X = X.copy()
-        np.expm1(X.data, out=X.data)
-        return np.asarray(X.mean(0), dtype=float).ravel()
-    return np.expm1(np.asarray(X, dtype=float)).mean(0)
+def _group_sums(X, codes: np.ndarray, n_groups: int, chunk: int = 100_000):
+    """Per group: spots detecting each gene (> 0), the sum of ``expm1`` of each gene and
+    the number of spots, in one pass over row chunks (no copy of a group's rows)."""
+    n_genes = X.shape[1]
+    det = np.zeros((n_groups, n_genes))
+    tot = np.zeros((n_groups, n_genes))
+    for i in range(0, X.shape[0], chunk):
+        block = X[i: i + chunk]
+        g = codes[i: i + chunk]
+        if sp.issparse(block):
+            block = sp.csr_matrix(block)
+            rows = np.repeat(g, np.diff(block.indptr))
+            cell = rows * n_genes + block.indices
+            vals = np.asarray(block.data, dtype=np.float64)
+        else:
+            vals = np.asarray(block, dtype=np.float64).ravel()
+            cell = np.repeat(g, n_genes) * n_genes + np.tile(np.arange(n_genes), len(g))
+        size = n_groups * n_genes
+        det += np.bincount(cell, weights=vals > 0, minlength=size).reshape(n_groups, n_genes)
+        tot += np.bincount(cell, weights=np.expm1(vals), minlength=size).reshape(
+            n_groups, n_genes)
+    return det, tot, np.bincount(codes, minlength=n_groups).astype(np.float64)
 
 
 def _store(adata, df: pd.DataFrame, key: str, params: dict) -> None:

@@ -34,7 +34,19 @@ def result_layer(viewer, spots, key: str, *, name: str | None = None, translate=
     )
     if spots.metadata.get("scdl_role") == SPOTS_ROLE:
         spots.visible = False  # the result replaces the plain spots on screen
+    _follow_zoom(viewer, spots.metadata.get("sample_id"))
     return layer
+
+
+def _follow_zoom(viewer, sample_id) -> None:
+    """Cells of this sample: outlines in the result's colours when zoomed in (see
+    :mod:`napari_scdl.zoom_switch`), wherever the sample's layers came from."""
+    from ...layers import CELLS_ROLE
+    from ...zoom_switch import install
+
+    if any(ly.metadata.get("scdl_role") == CELLS_ROLE and ly.metadata.get("sample_id") == sample_id
+           for ly in viewer.layers):
+        install(viewer)
 
 
 def show_categorical(viewer, spots, key: str, *, confidence_as_opacity: bool = False,

@@ -47,6 +47,9 @@ class DomainsWidget(PanelMixin, QWidget):
         self.conf_layer = QPushButton("Confidence layer")
         self.compare_with = ComboBox(label="compare with", choices=[])
         self.compare_button = QPushButton("Side by side")
+        self.save_button = QPushButton("Save to store…")
+        self.save_button.setToolTip("write the sample with its results as a SpatialData "
+                                    ".zarr store (a new one, or the one it came from)")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.warnings = warnings_label()
@@ -76,6 +79,7 @@ class DomainsWidget(PanelMixin, QWidget):
         row2.addWidget(self.compare_with.native)
         row2.addWidget(self.compare_button)
         lay.addLayout(row2)
+        lay.addWidget(self.save_button)
         lay.addWidget(self.summary)
         lay.addWidget(self.warnings)
         lay.addStretch(1)
@@ -84,6 +88,7 @@ class DomainsWidget(PanelMixin, QWidget):
         self.conf_opacity.toggled.connect(lambda _: self.show_result())
         self.conf_layer.clicked.connect(self.show_confidence_layer)
         self.compare_button.clicked.connect(self.compare)
+        self.save_button.clicked.connect(self.save_to_store)
         self.sample.changed.connect(lambda _: self._refresh_columns())
         self.sample.changed.connect(lambda _: self._check_histology())
         self._refresh_columns()
@@ -175,6 +180,13 @@ class DomainsWidget(PanelMixin, QWidget):
             report_error(_no_result(self.key), "domains")
             return
         side_by_side(self.viewer, layer, [self.key, other])
+
+
+    def save_to_store(self) -> None:
+        """Open the "Save to SpatialData store" dock on this panel's sample."""
+        from ..common.save_store import save_store_widget
+
+        save_store_widget(self.viewer, self.sample.layer)
 
 
 def has_tissue_image(adata) -> bool:
