@@ -172,12 +172,7 @@ def spot_confidence(
         if embedding is None:
             raise ScdlError("spot_confidence needs the spatial adjacency or the embedding")
         adjacency = _knn_graph(np.asarray(embedding, dtype=np.float64), EMBEDDING_NEIGHBORS)
-    adj = sp.csr_matrix(adjacency, dtype=np.float32, copy=True)
-    if adj.shape != (n, n):
-        raise ScdlError(f"adjacency is {adj.shape}, expected ({n}, {n}) for {n} spots")
-    adj.setdiag(0)
-    adj.eliminate_zeros()
-    adj.data[:] = 1.0
+    adj = neighbour_matrix(adjacency, n)
     hood = sp.csr_matrix(adj + sp.eye(n, dtype=np.float32))  # the spot and its neighbours
     rows = np.repeat(np.arange(n), np.diff(hood.indptr))
     partitions = [labels] + [match_partition(labels, other) for other in alternatives]
@@ -188,6 +183,18 @@ def spot_confidence(
     total = len(partitions) * np.diff(hood.indptr)
     return ((votes + 1.0) / (total + 2.0)).astype(np.float32)
 
+
+
+def neighbour_matrix(adjacency: sp.spmatrix, n: int, dtype=np.float32) -> sp.csr_matrix:
+    """``adjacency`` as a 0/1 CSR matrix without self-loops (a copy; weights dropped),
+    checked to be ``n`` x ``n``."""
+    adj = sp.csr_matrix(adjacency, dtype=dtype, copy=True)
+    if adj.shape != (n, n):
+        raise ScdlError(f"adjacency is {adj.shape}, expected ({n}, {n}) for {n} spots")
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    adj.data[:] = 1.0
+    return adj
 
 def match_partition(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
     """``other``'s labels renamed to ``reference``'s by the one-to-one matching that
@@ -221,12 +228,7 @@ def refine_labels(labels: np.ndarray, adjacency: sp.spmatrix, *, n_iter: int = 1
     of its neighbours takes the most common neighbour label (ties keep the own label)."""
     labels = np.asarray(labels).astype(np.int64)
     n = labels.shape[0]
-    adj = sp.csr_matrix(adjacency, dtype=np.float32)
-    if adj.shape != (n, n):
-        raise ScdlError(f"adjacency is {adj.shape}, expected ({n}, {n}) for {n} spots")
-    adj.setdiag(0)
-    adj.eliminate_zeros()
-    adj.data[:] = 1.0
+    adj = neighbour_matrix(adjacency, n)
     deg = np.asarray(adj.sum(1)).ravel()
     k = int(labels.max()) + 1
     for _ in range(n_iter):

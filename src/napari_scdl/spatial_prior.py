@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .clustering import neighbour_matrix
 from .errors import ScdlError
 
 __all__ = ["POTTS_BETA", "potts_labels"]
@@ -61,12 +62,7 @@ def potts_labels(
     n, d = y.shape
     if labels.shape != (n,):
         raise ScdlError(f"{labels.size} labels for {n} spots")
-    adj = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
-    if adj.shape != (n, n):
-        raise ScdlError(f"adjacency is {adj.shape}, expected ({n}, {n}) for {n} spots")
-    adj.setdiag(0)
-    adj.eliminate_zeros()
-    adj.data[:] = 1.0
+    adj = neighbour_matrix(adjacency, n, dtype=np.float64)
     k = int(labels.max()) + 1
     q = np.zeros((n, k))
     q[np.arange(n), labels] = 1.0
