@@ -57,10 +57,13 @@ class SaveStoreWidget(PanelMixin, QWidget):
         self.target.setToolTip("the .zarr store to write (a new one; an existing store is "
                                "not replaced)")
         self.browse = QPushButton("Browse…")
-        self.into_source = QCheckBox("into the store it came from (replaces its table, keeps "
-                                     "its images, shapes, labels and points)")
+        self.into_source = QCheckBox("into the store it came from")
         self.into_source.setToolTip("atomic: the new store is written beside it and swapped "
                                     "in only once complete")
+        self.into_hint = QLabel("replaces its table; keeps its images, shapes, labels and "
+                                "points")
+        self.into_hint.setWordWrap(True)
+        self.into_hint.setStyleSheet("color: gray")
         self.runner = Runner("Save to store")
         self.runner.cancel_button.setVisible(False)  # a write is not interruptible
         self.note = QLabel("")
@@ -75,6 +78,7 @@ class SaveStoreWidget(PanelMixin, QWidget):
         row.addWidget(self.browse)
         lay.addLayout(row)
         lay.addWidget(self.into_source)
+        lay.addWidget(self.into_hint)
         lay.addWidget(self.note)
         lay.addWidget(self.runner)
         lay.addStretch(1)
