@@ -217,3 +217,43 @@ def test_killed_process_leaves_valid_file(tmp_path):
     doc = json.loads(files[0].read_text())  # always valid JSON
     assert doc["format"] == autosave.FORMAT
     assert sum(len(v) for v in doc["columns"][0]["labels"].values()) > 0
+
+
+def test_streamed_document_equals_the_json_document(store):
+    """The autosave text (written in chunks, barcodes encoded once) is the same JSON as
+    :meth:`to_dict`, including barcodes that need escaping."""
+    a = store.adata
+    a.obs_names = [f'BC"{i}\\é-1' if i % 5 == 0 else f"BC{i}-1" for i in range(a.n_obs)]
+    store.add_category("pathology", "stroma")
+    store.assign("pathology", [0, 1, 2, 7], "tumor")
+    store.assign("pathology", [3, 4], "stroma")
+    store.save()
+    saved, expected = _saved(store), store.to_dict()
+    for doc in (saved, expected):
+        doc.pop("saved_at")
+    assert saved == expected
+    assert sorted(saved["columns"][0]["labels"]["tumor"]) == sorted(a.obs_names[[0, 1, 2, 7]])
+
+
+def test_large_samples_autosave_in_the_background(store, monkeypatch):
+    """From ASYNC_AUTOSAVE_SPOTS an edit returns before its save is written; the newest
+    state reaches the disk, and flush() waits for it."""
+    from napari_scdl.annotations import store as store_mod
+
+    monkeypatch.setattr(store_mod, "ASYNC_AUTOSAVE_SPOTS", 1)
+    gate = __import__("threading").Event()
+    real = store._write
+
+    def slow_write(*args, **kwargs):
+        gate.wait(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_write", slow_write)
+    store.assign("pathology", [0], "tumor")  # returns although the write waits
+    for i in range(1, 6):
+        store.assign("pathology", [i], "tumor")
+    assert not store.flush(timeout=0.05)
+    gate.set()
+    assert store.flush(timeout=10)
+    labels = _saved(store)["columns"][0]["labels"]["tumor"]
+    assert sorted(labels) == sorted(store.adata.obs_names[:6])

@@ -134,3 +134,21 @@ def test_dlpfc_white_matter_program_has_myelin_genes():
     prog = a.uns["gene_programs"]["programs"]
     wm = list(prog[prog["group"] == "WM"]["gene"][:20])
     assert {"MBP", "PLP1", "MOBP"} <= set(wm), wm
+
+
+def test_large_samples_train_on_spatial_tiles(planted, monkeypatch):
+    """Above TRAIN_SPOTS an epoch sees a subgraph of random tiles; the programs still find
+    the planted markers and every spot gets its embedding and scores."""
+    from napari_scdl.models import gene_programs as gp
+
+    monkeypatch.setattr(gp, "TRAIN_SPOTS", 120)
+    monkeypatch.setattr(gp, "TRAIN_TILE_SPOTS", 30)
+    a = planted.copy()
+    model = run_model(a, "gene_programs", groupby="truth", epochs=40, n_program_genes=20)
+    assert any("spatial tiles" in w for w in a.uns["gene_programs"]["warnings"])
+    n_planted = (a.var_names.str.startswith("MK1_")).sum()
+    assert min(_precision(a.uns["gene_programs"]["programs"], n_planted).values()) >= 0.7
+    assert a.obsm["X_gene_programs"].shape == (a.n_obs, 64)
+    assert model.history["loss"][-1] < model.history["loss"][0]
+    tiles = gp._spatial_tiles(np.asarray(a.obsm["spatial"], float), 30)
+    assert sorted(np.concatenate(tiles)) == list(range(a.n_obs))

@@ -36,10 +36,11 @@ def _hex_to_rgba(colors: list[str]) -> np.ndarray:
 
 
 def paint_categorical(layer, adata, key: str, *, alpha: np.ndarray | float | None = None,
-                      missing=(0.6, 0.6, 0.6, 0.35)) -> dict[str, str]:
+                      missing=(0.6, 0.6, 0.6, 0.35), viewer=None) -> dict[str, str]:
     """Colour spots by the categorical ``obs[key]``; returns the legend (category -> colour).
 
-    ``alpha`` (per spot or scalar) sets opacity, e.g. the confidence of a result.
+    ``alpha`` (per spot or scalar) sets opacity, e.g. the confidence of a result. With
+    ``viewer`` the colours go straight to the GPU buffer (:func:`set_face_colors`).
     """
     col = adata.obs[key].astype("category")
     legend = category_colors(adata, key)
@@ -51,7 +52,7 @@ def paint_categorical(layer, adata, key: str, *, alpha: np.ndarray | float | Non
     rgba[ok] = lut[codes[ok]]
     if alpha is not None:
         rgba[:, 3] = np.clip(np.nan_to_num(np.asarray(alpha, dtype=np.float32), nan=0.0), 0, 1)
-    layer.face_color = rgba
+    set_face_colors(layer, rgba, viewer=viewer)
     layer.metadata["painted_by"] = key
     return legend
 
@@ -113,6 +114,16 @@ def set_face_colors(layer, rgba: np.ndarray, *, viewer=None) -> None:
     rgba = np.asarray(rgba, dtype=np.float32)
     if viewer is None or not _set_face_colors_inplace(viewer, layer, rgba):
         layer.face_color = rgba
+        if _borderless(layer):
+            layer.border_color = rgba
+
+
+def _borderless(layer) -> bool:
+    """Spots drawn without a border: their border colour only tints the antialiased rim,
+    which is all there is of a spot smaller than a few screen pixels (a zoomed-out 1M-bin
+    slide turned the border's grey), so it follows the face colour."""
+    width = np.asarray(getattr(layer, "border_width", 1.0))
+    return bool(width.size) and not width.any()
 
 
 def _set_face_colors_inplace(viewer, layer, rgba: np.ndarray) -> bool:
@@ -130,8 +141,14 @@ def _set_face_colors_inplace(viewer, layer, rgba: np.ndarray) -> bool:
     if data is None or "a_bg_color" not in (data.dtype.names or ()) or len(data) != len(idx) \
             or len(idx) == 0:
         return False
+    border = getattr(getattr(layer, "_border", None), "colors", None)
+    rim = _borderless(layer) and isinstance(border, np.ndarray) and border.shape == rgba.shape \
+        and border.flags.writeable and "a_fg_color" in data.dtype.names
     colors[:] = rgba
     data["a_bg_color"] = rgba[idx]
+    if rim:
+        border[:] = rgba
+        data["a_fg_color"] = rgba[idx]
     vbo.set_data(data)
     markers.update()
     layer._update_thumbnail()
@@ -139,8 +156,15 @@ def _set_face_colors_inplace(viewer, layer, rgba: np.ndarray) -> bool:
 
 
 def sync_features(layer, adata, columns: list[str]) -> None:
-    """Copy ``obs`` columns into the layer's features (for hover/inspection)."""
-    feats = layer.features.copy()
+    """Copy ``obs`` columns into the layer's features (for hover/inspection); columns the
+    layer already has are overwritten in place (no rebuild of a million-row table)."""
+    feats = layer.features
+    if len(feats) == adata.n_obs and all(c in feats.columns for c in columns if c in adata.obs):
+        for c in columns:
+            if c in adata.obs:
+                feats[c] = adata.obs[c].to_numpy()
+        return
+    feats = feats.copy()
     for c in columns:
         if c in adata.obs:
             feats[c] = adata.obs[c].to_numpy()

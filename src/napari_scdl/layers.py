@@ -106,14 +106,19 @@ def image_layers(adata, *, library_id_: str | None = None) -> list[tuple[Any, di
     return out
 
 
-def spot_features(adata, columns: list[str] | None = None) -> pd.DataFrame:
-    """Per-spot table shown in the Points layer: barcode plus 1-D numeric/categorical obs."""
-    obs = adata.obs
-    cols = columns if columns is not None else [
+def feature_columns(obs: pd.DataFrame) -> list[str]:
+    """The ``obs`` columns a spots layer shows on hover: 1-D numeric, boolean, categorical."""
+    return [
         c for c in obs.columns
         if isinstance(obs[c].dtype, pd.CategoricalDtype) or pd.api.types.is_numeric_dtype(obs[c])
         or pd.api.types.is_bool_dtype(obs[c])
     ]
+
+
+def spot_features(adata, columns: list[str] | None = None) -> pd.DataFrame:
+    """Per-spot table shown in the Points layer: barcode plus 1-D numeric/categorical obs."""
+    obs = adata.obs
+    cols = columns if columns is not None else feature_columns(obs)
     feats = obs[cols].reset_index(drop=True).copy()
     feats.insert(0, "barcode", np.asarray(adata.obs_names, dtype=object))
     return feats
@@ -132,6 +137,7 @@ def spots_layer(adata, *, library_id_: str | None = None, name: str | None = Non
             "symbol": spot_symbol(adata),
             "features": spot_features(adata),
             "face_color": DEFAULT_SPOT_COLOR,
+            "border_color": DEFAULT_SPOT_COLOR,  # the rim of sub-pixel spots, see colors._borderless
             "border_width": 0.0,
             "metadata": {"adata": adata, "sample_id": _sample_id(adata),
                          "scdl_role": SPOTS_ROLE, "library_id": lib},

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -179,6 +180,82 @@ def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: Path, chunks) -> None:
+    """:func:`atomic_write_json` for a document already encoded as text ``chunks``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+_PLAIN = re.compile(r'^[^"\\\x00-\x1f\x7f-\U0010ffff]*$')
+
+#: barcodes joined per call when encoding a document (each call holds the GIL briefly,
+#: so a save in a background thread never freezes the GUI)
+ENCODE_CHUNK = 50_000
+
+
+def encoded_barcodes(obs_names) -> np.ndarray:
+    """Each barcode as its JSON string literal (object array; made once per store)."""
+    names = [str(b) for b in obs_names]
+    if all(_PLAIN.match(b) for b in names):
+        return np.array(['"' + b + '"' for b in names], dtype=object)
+    return np.array([json.dumps(b) for b in names], dtype=object)
+
+
+def document_header(adata, sample_id: str, source: str | None) -> dict[str, Any]:
+    """Everything of the saved document but its columns."""
+    from .._version import __version__
+
+    meta = adata.uns.get("scdl", {})
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sample_id": sample_id,
+        "source": source,
+        "library_id": str(meta.get("library_id", "")) if isinstance(meta, dict) else "",
+        "n_spots": int(adata.n_obs),
+        "napari_scdl": __version__,
+        "saved_at": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+def iter_document(header: dict[str, Any], columns, barcodes: np.ndarray):
+    """The document of :func:`build_document` as JSON text chunks, without building a
+    Python list of every barcode: ``columns`` is a list of ``(name, Meta, codes)``,
+    ``barcodes`` comes from :func:`encoded_barcodes`."""
+    dumps = lambda v: json.dumps(v, separators=(",", ":"))  # noqa: E731
+    yield dumps(header)[:-1] + ',"columns":['
+    for k, (name, m, codes) in enumerate(columns):
+        yield (
+            ("," if k else "") + '{"name":' + dumps(name) + ',"categories":'
+            + dumps(list(m.categories)) + ',"colors":' + dumps(list(m.colors)) + ',"labels":{'
+        )
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(m.categories) + 1))
+        for i, cat in enumerate(m.categories):
+            idx = order[bounds[i]: bounds[i + 1]]
+            yield ("," if i else "") + dumps(cat) + ":["
+            for s in range(0, len(idx), ENCODE_CHUNK):
+                yield ("," if s else "") + ",".join(barcodes[idx[s: s + ENCODE_CHUNK]])
+            yield "]"
+        yield (
+            '},"polygons":' + dumps(list(m.polygons)) + ',"unmatched":'
+            + dumps(dict(m.unmatched)) + "}"
+        )
+    yield "]}"
 
 
 def build_document(adata, sample_id: str, source: str | None, columns) -> dict[str, Any]:

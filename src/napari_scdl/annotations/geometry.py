@@ -47,24 +47,45 @@ def points_in_polygon(points: np.ndarray, vertices, *, holes=()) -> np.ndarray:
     pts = np.asarray(points, dtype=float)[:, :2]
     poly = as_polygon(vertices)
     span = float(np.ptp(poly, axis=0).max()) or 1.0
-    inside = Path(poly).contains_points(pts, radius=1e-9 * span)
-    # matplotlib's sign of ``radius`` depends on orientation; test the other side too
-    inside |= Path(poly).contains_points(pts, radius=-1e-9 * span)
-    inside |= _on_boundary(pts, poly, tol=1e-9 * span)
+    tol = 1e-9 * span
+    inside = np.zeros(len(pts), dtype=bool)
+    lo, hi = poly.min(0) - tol, poly.max(0) + tol  # only points in the bounding box
+    near = np.flatnonzero(((pts >= lo) & (pts <= hi)).all(1))
+    if not len(near):
+        return inside
+    cand = pts[near]
+    path = Path(poly)
+    hit = path.contains_points(cand)
+    hit |= _on_boundary(cand, poly, tol=tol)  # matplotlib leaves boundary points to chance
     for hole in holes:
-        inside &= ~Path(as_polygon(hole)).contains_points(pts)
+        hit &= ~Path(as_polygon(hole)).contains_points(cand)
+    inside[near] = hit
     return inside
 
 
 def _on_boundary(pts: np.ndarray, poly: np.ndarray, tol: float) -> np.ndarray:
+    """Points within ``tol`` of an edge of ``poly``; each edge only looks at the points
+    in its own x range (points sorted by x once)."""
     out = np.zeros(len(pts), dtype=bool)
+    order = np.argsort(pts[:, 0], kind="stable")
+    xs = pts[order, 0]
     nxt = np.roll(poly, -1, axis=0)
     for a, b in zip(poly, nxt, strict=True):
+        i0 = int(np.searchsorted(xs, min(a[0], b[0]) - tol, side="left"))
+        i1 = int(np.searchsorted(xs, max(a[0], b[0]) + tol, side="right"))
+        if i0 >= i1:
+            continue
+        idx = order[i0:i1]
+        p = pts[idx]
+        keep = (p[:, 1] >= min(a[1], b[1]) - tol) & (p[:, 1] <= max(a[1], b[1]) + tol)
+        if not keep.any():
+            continue
+        idx, p = idx[keep], p[keep]
         ab = b - a
         denom = float(ab @ ab) or 1.0
-        t = np.clip(((pts - a) @ ab) / denom, 0.0, 1.0)
-        d = np.linalg.norm(pts - (a + t[:, None] * ab), axis=1)
-        out |= d <= tol
+        t = np.clip(((p - a) @ ab) / denom, 0.0, 1.0)
+        d = np.hypot(*(p - (a + t[:, None] * ab)).T)
+        out[idx[d <= tol]] = True
     return out
 
 

@@ -10,7 +10,9 @@ edit being made. The napari widgets only call this API.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -407,30 +409,59 @@ class AnnotationStore(UndoStack):
 
     def save(self, path: str | Path | None = None) -> Path | None:
         """Write the annotations atomically (temp file + ``os.replace``) to ``path`` or the
-        autosave path; falls back to the user data dir when that folder is read-only."""
+        autosave path; falls back to the user data dir when that folder is read-only.
+        Waits for a background autosave in progress first (see :meth:`flush`)."""
+        self.flush()
         target = Path(path) if path is not None else self.path
         if target is None:
             return None
-        doc = self.to_dict()
+        target, err = self._write(self._snapshot(), target, move=path is None)
+        if err is not None:
+            self.events.emit(AnnotationEvent("save_failed", text=err))
+        return target
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until background autosaves are on disk; False if ``timeout`` passed first."""
+        writer = self.__dict__.get("_writer")
+        return True if writer is None else writer.flush(timeout)
+
+    def _snapshot(self):
+        """What a save writes, copied now (so later edits do not change a save under way)."""
+        header = _as.document_header(self.adata, self.sample_id, self.source)
+        cols = [(c, self._meta(c), self._codes(c).copy()) for c in self._columns]
+        return header, cols
+
+    def _write(self, snapshot, target: Path, *, move: bool) -> tuple[Path | None, str | None]:
+        """Write ``snapshot`` to ``target`` (or the fallback folder); ``(path, error)``."""
+        names = self.adata.obs_names
+        cached = self.__dict__.get("_barcodes")
+        if cached is None or cached[0] is not names:  # encoded once per set of barcodes
+            cached = self._barcodes = (names, _as.encoded_barcodes(names))
+        barcodes = cached[1]
+        header, cols = snapshot
         try:
-            _as.atomic_write_json(target, doc)
+            _as.atomic_write_text(target, _as.iter_document(header, cols, barcodes))
         except OSError as err:
             fallback = _as.candidate_paths(self.sample_id, None)[-1]
             if target == fallback:
-                self.events.emit(AnnotationEvent("save_failed", text=str(err)))
                 logger.error("could not save annotations to %s: %s", target, err)
-                return None
+                return None, str(err)
             logger.warning(
                 "could not save annotations to %s (%s); saving to %s", target, err, fallback
             )
-            _as.atomic_write_json(fallback, doc)
+            try:
+                _as.atomic_write_text(fallback, _as.iter_document(header, cols, barcodes))
+            except OSError as err2:
+                logger.error("could not save annotations to %s: %s", fallback, err2)
+                return None, str(err2)
             target = fallback
-            if path is None:
+            if move:
                 self.path = fallback
-        return target
+        return target, None
 
     def load(self, path: str | Path) -> None:
         """Replace the annotation columns with those saved in ``path`` (clears undo)."""
+        self.flush()
         path = Path(path)
         try:
             doc = _as.read_json(path)
@@ -502,5 +533,77 @@ class AnnotationStore(UndoStack):
         return int(len(idx))
 
     def _saved(self) -> None:
-        if self.autosave and self.path is not None:
+        if not (self.autosave and self.path is not None):
+            return
+        failed = self.__dict__.pop("_background_error", None)
+        if failed is not None:  # a background save failed: say so on the GUI's thread
+            self.events.emit(AnnotationEvent("save_failed", text=failed))
+        if self.adata.n_obs < ASYNC_AUTOSAVE_SPOTS:
             self.save()
+            return
+        writer = self.__dict__.get("_writer")
+        if writer is None:
+            writer = self._writer = _BackgroundWriter(self._write_in_background)
+        writer.submit(self._snapshot())
+
+    def _write_in_background(self, snapshot) -> None:
+        _, err = self._write(snapshot, self.path, move=True)
+        if err is not None:
+            self._background_error = err
+
+
+#: from this many spots, autosaves after an edit are written by a background thread (the
+#: edit returns at once; the newest state wins when edits come faster than saves);
+#: smaller samples are saved before the edit returns (a few milliseconds)
+ASYNC_AUTOSAVE_SPOTS = 50_000
+
+
+class _BackgroundWriter:
+    """One thread writing the newest submitted snapshot; :meth:`flush` waits for it."""
+
+    def __init__(self, write) -> None:
+        self._write = write
+        self._cv = threading.Condition()
+        self._next = None
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        _WRITERS.add(self)
+
+    def submit(self, snapshot) -> None:
+        with self._cv:
+            self._next = snapshot
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="scdl-autosave", daemon=True
+                )
+                self._thread.start()
+            self._cv.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                if self._next is None:  # idle: end the thread (a new one starts on demand)
+                    self._thread = None
+                    return
+                snapshot, self._next, self._busy = self._next, None, True
+            try:
+                self._write(snapshot)
+            except Exception:  # noqa: BLE001 - never kill the writer; the log says why
+                logger.exception("background autosave failed")
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        with self._cv:
+            return self._cv.wait_for(lambda: self._next is None and not self._busy, timeout)
+
+
+_WRITERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:  # a pending autosave is finished before Python exits
+    for writer in list(_WRITERS):
+        writer.flush(timeout=30)

@@ -89,20 +89,28 @@ def spatially_variable_genes(
         )
     do_norm = resolve_normalize(adata, layer, normalize)
     cols = _gene_columns(adata, genes)
-    X = log_expression(adata, layer=layer, normalize=do_norm)[spots][:, cols]
-    X = sp.csc_matrix(X) if sp.issparse(X) else np.asarray(X)
-    detected = np.asarray((X > 0).sum(0)).ravel()
+    X = log_expression(adata, layer=layer, normalize=do_norm)
+    if len(spots) < adata.n_obs:
+        X = X[spots]
+    if len(cols) < adata.n_vars or (np.diff(cols) != 1).any():
+        X = X[:, cols]
+    detected, total, squares = _gene_sums(X)
     keep = detected >= min_spots
     if n_top_genes is not None:
-        keep &= _top_variable(X, keep, int(n_top_genes))
+        keep &= _top_variable(total, squares, len(spots), keep, int(n_top_genes))
     if not keep.any():
         raise ScdlError(f"no gene is detected in at least {min_spots} of the spots analysed")
-    X, cols = X[:, np.flatnonzero(keep)], cols[keep]
-    df = _moran(X, adj, n_perms, seed)
+    tested = np.flatnonzero(keep)
+    if n_perms is None and len(spots) > MORAN_BLOCK_SPOTS:
+        df = _moran_large(X, adj, tested)
+    else:
+        Xk = sp.csc_matrix(X)[:, tested] if sp.issparse(X) else np.asarray(X)[:, tested]
+        df = _moran(Xk, adj, n_perms, seed)
+    cols = cols[keep]
     names = np.asarray(adata.var_names.astype(str))[cols]
     df.insert(0, "gene", names)
     df["pct"] = detected[keep] / len(spots)
-    df["mean"] = np.asarray(X.mean(0)).ravel()
+    df["mean"] = total[keep] / len(spots)
     df = df.sort_values("I", ascending=False, kind="stable").reset_index(drop=True)[SVG_COLUMNS]
     _store(
         adata,
@@ -146,37 +154,42 @@ def _gene_columns(adata, genes) -> np.ndarray:
     return np.asarray(resolve_genes(adata, genes), dtype=np.int64)
 
 
-def _top_variable(X, keep: np.ndarray, n_top: int) -> np.ndarray:
+def _gene_sums(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per gene: spots where detected, sum and sum of squares of the log values."""
+    if sp.issparse(X):
+        from ._moran_sparse import column_sums
+
+        return column_sums(sp.csr_matrix(X))
+    X = np.asarray(X, dtype=np.float64)
+    return (X > 0).sum(0), X.sum(0), (X * X).sum(0)
+
+
+def _top_variable(total, squares, n: int, keep: np.ndarray, n_top: int) -> np.ndarray:
     """Mask of the ``n_top`` genes (among ``keep``) with the largest variance of log values."""
     if n_top < 1:
         raise ScdlError(f"n_top_genes must be a positive number, not {n_top}")
-    if sp.issparse(X):
-        mean = np.asarray(X.mean(0)).ravel()
-        var = np.asarray(X.multiply(X).mean(0)).ravel() - mean**2
-    else:
-        var = np.asarray(X).var(0)
-    var = np.where(keep, var, -np.inf)
+    mean = total / n
+    var = np.where(keep, squares / n - mean**2, -np.inf)
     top = np.argsort(-var, kind="stable")[: min(n_top, int(keep.sum()))]
     mask = np.zeros_like(keep)
     mask[top] = True
     return mask
 
 
-#: above this many spots, Moran's I without permutations is computed here, in blocks of
-#: genes (:func:`_moran_blocks`: squidpy's statistic and analytic p-value, without its
-#: dense genes x spots copy: 1,000 genes at 1M spots would be 8 GB)
+#: above this many spots, Moran's I without permutations is computed here
+#: (:func:`_moran_large`: squidpy's statistic and analytic p-value, without its dense
+#: genes x spots copy: 1,000 genes at 1M spots would be 8 GB)
 MORAN_BLOCK_SPOTS = 50_000
 
-#: genes per dense block in :func:`_moran_blocks`
-MORAN_BLOCK_GENES = 64
 
-
-def _moran_blocks(X, adj: sp.csr_matrix) -> pd.DataFrame:
-    """Moran's I of every column of ``X`` over the row-normalised ``adj`` (squidpy's
-    ``transformation=True``) with the analytic one-tailed p-value under normality
-    (squidpy's ``pval_norm``, pysal/esda's formula), computed in dense blocks of
-    :data:`MORAN_BLOCK_GENES` genes."""
+def _moran_large(X, adj: sp.csr_matrix, genes: np.ndarray) -> pd.DataFrame:
+    """Moran's I of the columns ``genes`` of ``X`` over the row-normalised ``adj``
+    (squidpy's ``transformation=True``) with the analytic one-tailed p-value under
+    normality (squidpy's ``pval_norm``, pysal/esda's formula): sparse input through
+    :func:`._moran_sparse.moran_sparse`, dense input one gene block at a time."""
     from scipy import stats
+
+    from .markers import benjamini_hochberg
 
     w = sp.csr_matrix(adj, dtype=np.float64)
     rs = np.asarray(w.sum(1)).ravel()
@@ -187,34 +200,33 @@ def _moran_blocks(X, adj: sp.csr_matrix) -> pd.DataFrame:
     t = w + w.T
     s1 = float(t.multiply(t).sum()) / 2.0
     s2 = float(((np.asarray(w.sum(1)).ravel() + np.asarray(w.sum(0)).ravel()) ** 2).sum())
-    X = sp.csc_matrix(X) if sp.issparse(X) else np.asarray(X)
-    scores = np.empty(X.shape[1])
-    for g0 in range(0, X.shape[1], MORAN_BLOCK_GENES):
-        block = X[:, g0: g0 + MORAN_BLOCK_GENES]
-        z = block.toarray() if sp.issparse(block) else np.array(block, dtype=np.float64)
-        z = z.astype(np.float64, copy=False)
-        z -= z.mean(0)
-        num = (z * (w @ z)).sum(0)
-        den = (z * z).sum(0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scores[g0: g0 + MORAN_BLOCK_GENES] = n / s0 * num / den
+    if sp.issparse(X):
+        from ._moran_sparse import moran_sparse
+
+        scores = moran_sparse(X, w, genes)
+    else:
+        scores = np.empty(len(genes))
+        for g0 in range(0, len(genes), MORAN_BLOCK_GENES):
+            z = np.array(X[:, genes[g0: g0 + MORAN_BLOCK_GENES]], dtype=np.float64)
+            z -= z.mean(0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scores[g0: g0 + MORAN_BLOCK_GENES] = n / s0 * (z * (w @ z)).sum(0) / (z * z).sum(0)
     expected = -1.0 / (n - 1)
     var = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n - 1) * (n + 1) * s0 * s0) - expected**2
     zs = (scores - expected) / np.sqrt(var)
     pval = np.where(zs > 0, stats.norm.sf(zs), stats.norm.cdf(zs))
-    return pd.DataFrame({"I": scores, "pval": pval, "pval_norm": pval})
+    out = pd.DataFrame({"I": scores, "pval": pval, "pval_norm": pval})
+    out["pval_adj"] = benjamini_hochberg(out["pval"].to_numpy())
+    return out
+
+
+#: genes per dense block in :func:`_moran_large` (dense input)
+MORAN_BLOCK_GENES = 64
 
 
 def _moran(X, adj: sp.csr_matrix, n_perms: int | None, seed: int) -> pd.DataFrame:
     import anndata as ad
     import squidpy as sq
-
-    if n_perms is None and X.shape[0] > MORAN_BLOCK_SPOTS:
-        out = _moran_blocks(X, adj)
-        from .markers import benjamini_hochberg
-
-        out["pval_adj"] = benjamini_hochberg(out["pval"].to_numpy())
-        return out
 
     tmp = ad.AnnData(X=X if not sp.issparse(X) else sp.csr_matrix(X))
     tmp.var_names = [str(i) for i in range(X.shape[1])]

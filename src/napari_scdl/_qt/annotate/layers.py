@@ -32,9 +32,8 @@ def show_annotation(viewer, spots, column: str, *, repaint_only: bool = False):
     adata = spots.metadata["adata"]
     layer = annotation_layer(viewer, adata, column)
     if layer is not None and repaint_only:
-        paint_categorical(layer, adata, column)
+        paint_categorical(layer, adata, column, viewer=viewer)
         sync_features(layer, adata, [column])
-        layer.refresh()
         return layer
     name = f"{spots.name.removesuffix(' spots')} · {column}"
     layer, _ = show_categorical(viewer, spots, column, name=name)

@@ -22,7 +22,7 @@ def result_layer(viewer, spots, key: str, *, name: str | None = None, translate=
         if ly.metadata.get("scdl_role") == RESULT_ROLE and ly.metadata.get("adata") is adata \
                 and ly.metadata.get("key") == key and ly.name == name:
             if refresh_features:
-                ly.features = spot_features(adata)
+                _refresh_features(ly, adata, key)
             if translate is not None:
                 ly.translate = translate
             return ly
@@ -36,6 +36,20 @@ def result_layer(viewer, spots, key: str, *, name: str | None = None, translate=
         spots.visible = False  # the result replaces the plain spots on screen
     _follow_zoom(viewer, spots.metadata.get("sample_id"))
     return layer
+
+
+def _refresh_features(layer, adata, key: str) -> None:
+    """Bring the layer's hover table up to date with ``obs``: when it still has the
+    columns :func:`spot_features` would give, only ``key`` is rewritten in place (a new
+    table at 1M spots costs ~0.1 s a switch); else the table is rebuilt."""
+    from ...layers import feature_columns
+
+    feats = layer.features
+    if len(feats) == adata.n_obs and list(feats.columns) == ["barcode", *feature_columns(adata.obs)] \
+            and key in adata.obs:
+        feats[key] = adata.obs[key].to_numpy()
+        return
+    layer.features = spot_features(adata)
 
 
 def _follow_zoom(viewer, sample_id) -> None:
@@ -58,8 +72,7 @@ def show_categorical(viewer, spots, key: str, *, confidence_as_opacity: bool = F
     conf = f"{key}_confidence"
     if confidence_as_opacity and conf in adata.obs:
         alpha = 0.15 + 0.85 * adata.obs[conf].to_numpy(dtype=float)
-    legend = paint_categorical(layer, adata, key, alpha=alpha)
-    layer.refresh()
+    legend = paint_categorical(layer, adata, key, alpha=alpha, viewer=viewer)
     return layer, legend
 
 
