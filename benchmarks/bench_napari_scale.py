@@ -119,12 +119,6 @@ def main() -> None:
     row("gene switch, median (p95)", f"{np.median(t):.0f} ms ({np.percentile(t, 95):.0f})",
         "≤ 100 ms")
     row("canvas redraw after a switch, median", f"{np.median(draws):.0f} ms")
-    if args.screenshot:
-        viewer.reset_view()
-        QApplication.processEvents()
-        viewer.screenshot(args.screenshot, canvas_only=False)
-        print(f"screenshot: {args.screenshot}")
-
     show_categorical(viewer, spots, "truth")
     QApplication.processEvents()
     ctimes = []
@@ -135,6 +129,24 @@ def main() -> None:
     t = np.asarray(ctimes)
     row("category switch, median (p95)", f"{np.median(t):.0f} ms ({np.percentile(t, 95):.0f})",
         "≤ 100 ms")
+    if args.screenshot:  # the synthetic layers, every bin drawn; then zoomed in on an edge
+        truth = show_categorical(viewer, spots, "truth")[0]
+        for ly in viewer.layers:
+            ly.visible = ly is truth
+        viewer.layers.selection.active = truth
+        viewer.reset_view()
+        QApplication.processEvents()
+        viewer.screenshot(args.screenshot, canvas_only=False)
+        zoomed = str(Path(args.screenshot).with_name(Path(args.screenshot).stem + "_zoom.png"))
+        lo, hi = np.asarray(truth.extent.world)[:, -2:]
+        viewer.camera.center = tuple(lo + (hi - lo) * np.array([0.5, 0.12]))
+        viewer.camera.zoom *= 25
+        QApplication.processEvents()
+        viewer.screenshot(zoomed, canvas_only=False)
+        viewer.reset_view()
+        for ly in viewer.layers:
+            ly.visible = True
+        print(f"screenshots: {args.screenshot}, {zoomed}")
 
     # -- the Annotate panel: lasso and autosave ----------------------------------------------
     widget = AnnotationWidget(viewer)

@@ -36,7 +36,8 @@ def _hex_to_rgba(colors: list[str]) -> np.ndarray:
 
 
 def paint_categorical(layer, adata, key: str, *, alpha: np.ndarray | float | None = None,
-                      missing=(0.6, 0.6, 0.6, 0.35), viewer=None) -> dict[str, str]:
+                      missing=(0.6, 0.6, 0.6, 0.35), viewer=None,
+                      thumbnail: bool = True) -> dict[str, str]:
     """Colour spots by the categorical ``obs[key]``; returns the legend (category -> colour).
 
     ``alpha`` (per spot or scalar) sets opacity, e.g. the confidence of a result. With
@@ -46,20 +47,18 @@ def paint_categorical(layer, adata, key: str, *, alpha: np.ndarray | float | Non
     legend = category_colors(adata, key)
     lut = _hex_to_rgba(list(legend.values())) if legend else np.zeros((0, 4), np.float32)
     codes = col.cat.codes.to_numpy()
-    rgba = np.empty((len(codes), 4), dtype=np.float32)
-    rgba[:] = missing
-    ok = codes >= 0
-    rgba[ok] = lut[codes[ok]]
+    # one gather; code -1 (missing) picks the last row
+    rgba = np.vstack([lut.reshape(-1, 4), np.asarray(missing, np.float32)[None]])[codes]
     if alpha is not None:
         rgba[:, 3] = np.clip(np.nan_to_num(np.asarray(alpha, dtype=np.float32), nan=0.0), 0, 1)
-    set_face_colors(layer, rgba, viewer=viewer)
+    set_face_colors(layer, rgba, viewer=viewer, thumbnail=thumbnail)
     layer.metadata["painted_by"] = key
     return legend
 
 
 def paint_values(layer, values: np.ndarray, *, cmap: str = "viridis",
                  clim: tuple[float, float] | None = None, name: str = "value",
-                 viewer=None) -> tuple[float, float]:
+                 viewer=None, thumbnail: bool = True) -> tuple[float, float]:
     """Colour spots by a numeric value through a colormap; returns the contrast limits used.
 
     With ``viewer`` (the viewer showing ``layer``) the colours go straight to the GPU
@@ -77,7 +76,7 @@ def paint_values(layer, values: np.ndarray, *, cmap: str = "viridis",
     np.clip(t, 0, _LUT_SIZE - 1, out=t)
     rgba = colormap_lut(cmap)[t.astype(np.intp)]
     rgba[~finite, 3] = 0.2
-    set_face_colors(layer, rgba, viewer=viewer)
+    set_face_colors(layer, rgba, viewer=viewer, thumbnail=thumbnail)
     layer.metadata["painted_by"] = name
     return (lo, hi)
 
@@ -102,7 +101,7 @@ def lut_colormap(cmap: str):
     return ListedColormap(np.asarray(colormap_lut(cmap)), name=cmap)
 
 
-def set_face_colors(layer, rgba: np.ndarray, *, viewer=None) -> None:
+def set_face_colors(layer, rgba: np.ndarray, *, viewer=None, thumbnail: bool = True) -> None:
     """Give every spot of ``layer`` its (N, 4) float RGBA colour.
 
     ``layer.face_color = rgba`` makes napari rebuild the whole marker visual twice (about
@@ -112,7 +111,7 @@ def set_face_colors(layer, rgba: np.ndarray, *, viewer=None) -> None:
     buffer instead (a few ms); anything unexpected falls back to the public setter.
     """
     rgba = np.asarray(rgba, dtype=np.float32)
-    if viewer is None or not _set_face_colors_inplace(viewer, layer, rgba):
+    if viewer is None or not _set_face_colors_inplace(viewer, layer, rgba, thumbnail):
         layer.face_color = rgba
         if _borderless(layer):
             layer.border_color = rgba
@@ -126,7 +125,7 @@ def _borderless(layer) -> bool:
     return bool(width.size) and not width.any()
 
 
-def _set_face_colors_inplace(viewer, layer, rgba: np.ndarray) -> bool:
+def _set_face_colors_inplace(viewer, layer, rgba: np.ndarray, thumbnail: bool = True) -> bool:
     face = getattr(layer, "_face", None)
     colors = getattr(face, "colors", None)
     if str(getattr(face, "color_mode", "")) != "direct" or not isinstance(colors, np.ndarray) \
@@ -145,13 +144,15 @@ def _set_face_colors_inplace(viewer, layer, rgba: np.ndarray) -> bool:
     rim = _borderless(layer) and isinstance(border, np.ndarray) and border.shape == rgba.shape \
         and border.flags.writeable and "a_fg_color" in data.dtype.names
     colors[:] = rgba
-    data["a_bg_color"] = rgba[idx]
+    shown = rgba if len(idx) == len(rgba) else rgba[idx]  # view indices: sorted, unique
+    data["a_bg_color"] = shown
     if rim:
         border[:] = rgba
-        data["a_fg_color"] = rgba[idx]
+        data["a_fg_color"] = shown
     vbo.set_data(data)
     markers.update()
-    layer._update_thumbnail()
+    if thumbnail:
+        layer._update_thumbnail()
     return True
 
 
