@@ -16,9 +16,15 @@ genes x spots copy (1,000 genes at 1M spots: 8 GB).
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 import scipy.sparse as sp
+
+#: one launch of the parallel kernel at a time (numba's fallback "workqueue" threading
+#: layer aborts on concurrent launches from two threads, e.g. two GUI workers)
+_KERNEL_LOCK = threading.Lock()
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -92,8 +98,9 @@ def moran_sparse(X: sp.csr_matrix, w: sp.csr_matrix, genes: np.ndarray) -> np.nd
     gene_map = np.full(X.shape[1], -1, np.int64)
     gene_map[genes] = np.arange(len(genes))
     n_chunks = max(1, numba.get_num_threads() * 4)
-    xwx = _edge_products(X.indptr, X.indices, X.data, w.indptr, w.indices, w.data, gene_map,
-                         len(genes), n_chunks)
+    with _KERNEL_LOCK:
+        xwx = _edge_products(X.indptr, X.indices, X.data, w.indptr, w.indices, w.data,
+                             gene_map, len(genes), n_chunks)
     r = np.asarray(w.sum(1)).ravel()
     c = np.asarray(w.sum(0)).ravel()
     s0 = float(r.sum())
