@@ -205,13 +205,12 @@ def main() -> None:
     store.set_labels(
         "regions", pd.Series(np.where(codes == 0, "tumour", "stroma"), index=adata.obs_names)
     )
-    store.flush() if hasattr(store, "flush") else None
+    store.flush()
     QApplication.processEvents()
     t0 = time.perf_counter()
     store.assign("regions", np.arange(10), "stroma")
     t_gui = _s(t0)
-    if hasattr(store, "flush"):
-        store.flush()
+    store.flush()
     t_disk = _s(t0)
     size = store.path.stat().st_size / 1e6
     row("autosave of a whole labelled column: GUI thread", f"{t_gui * 1e3:.0f} ms", "never blocking")

@@ -80,3 +80,11 @@ def napari_app(make_napari_viewer):
     make a viewer through our code (figures): without it, a viewer made after another
     test's viewers re-registers every plugin's actions ("Command ... already registered")."""
     return make_napari_viewer
+
+
+@pytest.fixture(scope="module")
+def slides():
+    """Three synthetic slides with a planted slide effect (the cohort tests)."""
+    from napari_scdl.cohort._synthetic import synthetic_cohort
+
+    return synthetic_cohort(3, n_spots=300, n_genes=120, slide_effect=1.0, seed=0)

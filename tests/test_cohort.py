@@ -7,21 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from cohort_fixtures import FAST
+from cohort_fixtures import layer_to_domain as _layer_to_domain
 from sklearn.metrics import adjusted_rand_score
 
 from napari_scdl.cohort._synthetic import synthetic_cohort
 from napari_scdl.errors import ScdlError
-
-FAST = {"epochs": 40, "n_networks": 1, "n_pcs": 20}
-
-
-def _layer_to_domain(a, key="domain") -> dict[str, str]:
-    return pd.crosstab(a.obs["truth"], a.obs[key]).idxmax(axis=1).to_dict()
-
-
-@pytest.fixture(scope="module")
-def slides():
-    return synthetic_cohort(3, n_spots=300, n_genes=120, slide_effect=1.0, seed=0)
 
 
 @pytest.fixture(scope="module")

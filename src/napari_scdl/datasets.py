@@ -56,6 +56,26 @@ def _layer_of(x: np.ndarray, y: np.ndarray, extent: tuple[float, float], n_domai
     return np.clip(((u - lo) / (hi - lo) * n_domains).astype(int), 0, n_domains - 1)
 
 
+def _layer_profiles(rng, n_genes: int, n_domains: int, dtype):
+    """``(base, effect, names)``: each gene's base expression, each layer's fold change
+    (``n_domains x n_genes``: marker genes ``MK<layer>_<i>`` 3-6x in their layer, 1.5x in
+    the neighbouring layers) and the gene names."""
+    n_mk = min(max(3, n_genes // (4 * n_domains)), n_genes // n_domains)
+    base = rng.gamma(0.6, 1.0, size=n_genes).astype(dtype) * 0.6 + 0.02
+    effect = np.ones((n_domains, n_genes), dtype=dtype)
+    names = [f"GENE{i}" for i in range(n_genes)]
+    for d in range(n_domains):
+        idx = np.arange(d * n_mk, (d + 1) * n_mk)
+        effect[d, idx] = rng.uniform(3.0, 6.0, size=n_mk)
+        # neighbouring layers share a little of the signal (gradients, as in tissue)
+        for nb in (d - 1, d + 1):
+            if 0 <= nb < n_domains:
+                effect[nb, idx] = np.maximum(effect[nb, idx], 1.5)
+        for j, g in enumerate(idx):
+            names[g] = f"MK{d + 1}_{j}"
+    return base, effect, names
+
+
 def synthetic_visium(
     n_spots: int = 2000,
     *,
@@ -96,20 +116,7 @@ def synthetic_visium(
     extent = (xy[:, 0].max() + SPOT_SPACING_PX, xy[:, 1].max() + SPOT_SPACING_PX)
     layer = _layer_of(xy[:, 0], xy[:, 1], extent, n_domains)
 
-    n_mk = max(3, n_genes // (4 * n_domains))
-    n_mk = min(n_mk, n_genes // n_domains)
-    base = rng.gamma(0.6, 1.0, size=n_genes).astype(np.float32) * 0.6 + 0.02
-    effect = np.ones((n_domains, n_genes), dtype=np.float32)
-    names = [f"GENE{i}" for i in range(n_genes)]
-    for d in range(n_domains):
-        idx = np.arange(d * n_mk, (d + 1) * n_mk)
-        effect[d, idx] = rng.uniform(3.0, 6.0, size=n_mk)
-        # neighbouring layers share a little of the signal (gradients, as in tissue)
-        for nb in (d - 1, d + 1):
-            if 0 <= nb < n_domains:
-                effect[nb, idx] = np.maximum(effect[nb, idx], 1.5)
-        for j, g in enumerate(idx):
-            names[g] = f"MK{d + 1}_{j}"
+    base, effect, names = _layer_profiles(rng, n_genes, n_domains, np.float32)
     # spatially smooth sequencing depth + per-spot noise
     depth = np.exp(
         0.35 * np.sin(xy[:, 0] / extent[0] * 3.1 + 0.7) * np.cos(xy[:, 1] / extent[1] * 2.3)
@@ -224,17 +231,8 @@ def synthetic_sample(
     layer = _layer_of(xy[:, 0], xy[:, 1], extent, n_domains)
 
     # the layers' expression profiles (as synthetic_visium)
-    n_mk = min(max(3, n_genes // (4 * n_domains)), n_genes // n_domains)
-    base = rng.gamma(0.6, 1.0, size=n_genes) * 0.6 + 0.02
-    effect = np.ones((n_domains, n_genes))
-    names = np.array([f"GENE{i}" for i in range(n_genes)], dtype=object)
-    for d in range(n_domains):
-        idx = np.arange(d * n_mk, (d + 1) * n_mk)
-        effect[d, idx] = rng.uniform(3.0, 6.0, size=n_mk)
-        for nb in (d - 1, d + 1):
-            if 0 <= nb < n_domains:
-                effect[nb, idx] = np.maximum(effect[nb, idx], 1.5)
-        names[idx] = [f"MK{d + 1}_{j}" for j in range(n_mk)]
+    base, effect, names = _layer_profiles(rng, n_genes, n_domains, np.float64)
+    names = np.array(names, dtype=object)
     profile = base[None, :] * effect  # (layers, genes)
     # genes in random modules, the columns ordered by module (a module's genes are
     # neighbours: each spot's reads then sort quickly into a CSR row)

@@ -167,30 +167,21 @@ def remove_stale_temps(path: Path, *, older_than: float = STALE_TMP_S) -> list[P
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` to ``path`` so that a reader never sees a partial file: write a
     temporary file in the same folder, flush and fsync it, then ``os.replace`` it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _atomic_write(path, lambda fh: json.dump(data, fh, separators=(",", ":")))
 
 
 def atomic_write_text(path: Path, chunks) -> None:
     """:func:`atomic_write_json` for a document already encoded as text ``chunks``."""
+    _atomic_write(path, lambda fh: fh.writelines(chunks))
+
+
+def _atomic_write(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -260,8 +251,6 @@ def iter_document(header: dict[str, Any], columns, barcodes: np.ndarray):
 
 def build_document(adata, sample_id: str, source: str | None, columns) -> dict[str, Any]:
     """The saved JSON document; ``columns`` is a list of ``(name, Meta, codes)``."""
-    from .._version import __version__
-
     names = adata.obs_names.to_numpy().astype(str)
     cols = [
         {
@@ -274,18 +263,7 @@ def build_document(adata, sample_id: str, source: str | None, columns) -> dict[s
         }
         for name, m, codes in columns
     ]
-    meta = adata.uns.get("scdl", {})
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "sample_id": sample_id,
-        "source": source,
-        "library_id": str(meta.get("library_id", "")) if isinstance(meta, dict) else "",
-        "n_spots": int(adata.n_obs),
-        "napari_scdl": __version__,
-        "saved_at": datetime.now(timezone.utc).isoformat(),
-        "columns": cols,
-    }
+    return {**document_header(adata, sample_id, source), "columns": cols}
 
 
 def parse_document(doc: dict[str, Any], obs_names: pd.Index, where: str) -> list:

@@ -80,15 +80,15 @@ def _column_sums(indices, data, n_genes):  # pragma: no cover - compiled
 def column_sums(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column of a sparse matrix: spots with a non-zero, sum, sum of squares (one
     pass over the stored values, no temporary copies)."""
-    X = X if sp.isspmatrix_csr(X) or sp.isspmatrix_csc(X) else sp.csr_matrix(X)
-    if sp.isspmatrix_csc(X) or getattr(X, "format", "") == "csc":
-        X = sp.csr_matrix(X)
+    X = sp.csr_matrix(X)  # no copy for CSR input
     return _column_sums(X.indices, X.data, X.shape[1])
 
 
-def moran_sparse(X: sp.csr_matrix, w: sp.csr_matrix, genes: np.ndarray) -> np.ndarray:
+def moran_sparse(X: sp.csr_matrix, w: sp.csr_matrix, genes: np.ndarray,
+                 sums: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Moran's I of the columns ``genes`` of ``X`` (spots x genes, CSR) over the weights
-    ``w`` (spots x spots); genes that are constant get NaN."""
+    ``w`` (spots x spots); genes that are constant get NaN. ``sums``: the per-column sums
+    and sums of squares of ``X`` when the caller has them (:func:`column_sums`)."""
     X = sp.csr_matrix(X)
     if not X.has_sorted_indices:
         X = X.copy()
@@ -104,7 +104,7 @@ def moran_sparse(X: sp.csr_matrix, w: sp.csr_matrix, genes: np.ndarray) -> np.nd
     r = np.asarray(w.sum(1)).ravel()
     c = np.asarray(w.sum(0)).ravel()
     s0 = float(r.sum())
-    _, total, squares = column_sums(X)
+    total, squares = sums if sums is not None else column_sums(X)[1:]
     rx = np.asarray(X.T @ r).ravel()[genes]
     cx = np.asarray(X.T @ c).ravel()[genes]
     m = total[genes] / n

@@ -102,7 +102,7 @@ def spatially_variable_genes(
         raise ScdlError(f"no gene is detected in at least {min_spots} of the spots analysed")
     tested = np.flatnonzero(keep)
     if n_perms is None and len(spots) > MORAN_BLOCK_SPOTS:
-        df = _moran_large(X, adj, tested)
+        df = _moran_large(X, adj, tested, sums=(total, squares))
     else:
         Xk = sp.csc_matrix(X)[:, tested] if sp.issparse(X) else np.asarray(X)[:, tested]
         df = _moran(Xk, adj, n_perms, seed)
@@ -182,7 +182,7 @@ def _top_variable(total, squares, n: int, keep: np.ndarray, n_top: int) -> np.nd
 MORAN_BLOCK_SPOTS = 50_000
 
 
-def _moran_large(X, adj: sp.csr_matrix, genes: np.ndarray) -> pd.DataFrame:
+def _moran_large(X, adj: sp.csr_matrix, genes: np.ndarray, sums=None) -> pd.DataFrame:
     """Moran's I of the columns ``genes`` of ``X`` over the row-normalised ``adj``
     (squidpy's ``transformation=True``) with the analytic one-tailed p-value under
     normality (squidpy's ``pval_norm``, pysal/esda's formula): sparse input through
@@ -203,7 +203,7 @@ def _moran_large(X, adj: sp.csr_matrix, genes: np.ndarray) -> pd.DataFrame:
     if sp.issparse(X):
         from ._moran_sparse import moran_sparse
 
-        scores = moran_sparse(X, w, genes)
+        scores = moran_sparse(X, w, genes, sums=sums)
     else:
         scores = np.empty(len(genes))
         for g0 in range(0, len(genes), MORAN_BLOCK_GENES):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-from ...colors import paint_categorical, paint_values
+from ...colors import paint_categorical, paint_values, sync_features
 from ...layers import SPOTS_ROLE, spot_features
 
 RESULT_ROLE = "result"
@@ -45,9 +47,8 @@ def _refresh_features(layer, adata, key: str) -> None:
     from ...layers import feature_columns
 
     feats = layer.features
-    if len(feats) == adata.n_obs and list(feats.columns) == ["barcode", *feature_columns(adata.obs)] \
-            and key in adata.obs:
-        feats[key] = adata.obs[key].to_numpy()
+    if len(feats) == adata.n_obs and list(feats.columns) == ["barcode", *feature_columns(adata.obs)]:
+        sync_features(layer, adata, [key])
         return
     layer.features = spot_features(adata)
 
@@ -66,7 +67,7 @@ def _thumbnail_later(layer, ms: int = 150) -> None:
     if timer is None:
         timer = QTimer()
         timer.setSingleShot(True)
-        ref = __import__("weakref").ref(layer)
+        ref = weakref.ref(layer)
 
         def update():
             ly = ref()
