@@ -257,3 +257,26 @@ def test_large_samples_autosave_in_the_background(store, monkeypatch):
     assert store.flush(timeout=10)
     labels = _saved(store)["columns"][0]["labels"]["tumor"]
     assert sorted(labels) == sorted(store.adata.obs_names[:6])
+
+
+def test_background_save_failure_is_reported_and_labels_kept(store, monkeypatch):
+    """A background autosave that cannot write anywhere is reported (save_failed) at the
+    next edit; the labels stay in the sample and a later save writes them all."""
+    from napari_scdl.annotations import store as store_mod
+
+    monkeypatch.setattr(store_mod, "ASYNC_AUTOSAVE_SPOTS", 1)
+    events = []
+    store.events.connect(lambda ev: events.append(ev.kind))
+
+    def full(*args, **kwargs):
+        raise OSError("disk full")
+
+    real = autosave.atomic_write_text
+    monkeypatch.setattr(autosave, "atomic_write_text", full)
+    store.assign("pathology", [0, 1], "tumor")
+    assert store.flush(timeout=10)
+    store.assign("pathology", [2], "tumor")
+    assert "save_failed" in events
+    monkeypatch.setattr(autosave, "atomic_write_text", real)
+    store.save()
+    assert sorted(_saved(store)["columns"][0]["labels"]["tumor"]) == sorted(store.adata.obs_names[:3])
