@@ -2,9 +2,10 @@
 
 Tensors in, tensors out: the spot graph is a sparse, normalised adjacency
 (``torch.sparse_csr`` tensor, ``D^-1/2 (A + I) D^-1/2`` computed once) passed to
-torch-geometric's :class:`~torch_geometric.nn.GCNConv` layers (``normalize=False``), so
-every propagation is a sparse matmul and memory grows with the number of edges, never
-with n x n.
+:class:`~napari_scdl.models.nn._sparse.GraphConv` layers (torch-geometric's ``GCNConv``
+with ``normalize=False``, written out to keep torch-geometric's import off this model's
+path), so every propagation is a sparse matmul and memory grows with the number of
+edges, never with n x n.
 
 Follows GraphST (Long et al. 2023, Nat. Commun. 14:1155): a GCN encoder trained to
 reconstruct its input through a GCN decoder, plus a deep-graph-infomax loss (Velickovic
@@ -20,9 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GCNConv
-
-from ._sparse import propagate
+from ._sparse import GraphConv, propagate
 
 
 class DomainGCN(nn.Module):
@@ -47,10 +46,10 @@ class DomainGCN(nn.Module):
         super().__init__()
         self.n_input, self.n_hidden, self.n_latent = n_input, n_hidden, n_latent
         self.dropout = dropout
-        # the adjacency comes normalised (and is reused every step): normalize=False
-        self.enc1 = GCNConv(n_input, n_hidden or n_latent, normalize=False)
-        self.enc2 = GCNConv(n_hidden, n_latent, normalize=False) if n_hidden else None
-        self.dec = GCNConv(n_latent, n_input, normalize=False)
+        # the adjacency comes normalised (and is reused every step)
+        self.enc1 = GraphConv(n_input, n_hidden or n_latent)
+        self.enc2 = GraphConv(n_hidden, n_latent) if n_hidden else None
+        self.dec = GraphConv(n_latent, n_input)
         self.disc = nn.Parameter(torch.empty(n_latent, n_latent))  # bilinear discriminator
         self.reset_parameters()
 
