@@ -14,7 +14,13 @@ import pytest
 import scipy.sparse as sp
 
 from napari_scdl import datasets
-from napari_scdl.graph import _squidpy, array_grid_graph, build_graph, grid_neighbours
+from napari_scdl.graph import (
+    _squidpy,
+    array_grid_graph,
+    build_graph,
+    grid_neighbours,
+    symmetric_binary,
+)
 
 
 def _squidpy_grid(adata) -> sp.csr_matrix:
@@ -22,11 +28,7 @@ def _squidpy_grid(adata) -> sp.csr_matrix:
 
     xy = np.asarray(adata.obsm["spatial"], dtype=float)[:, :2]
     conn, _ = _squidpy(sq, xy, coord_type="grid", n_neighs=grid_neighbours(adata), n_rings=1)
-    conn = sp.csr_matrix(conn, dtype=np.float32)
-    conn = ((conn + conn.T) > 0).astype(np.float32)
-    conn.setdiag(0)
-    conn.eliminate_zeros()
-    return conn
+    return symmetric_binary(conn)
 
 
 def _same_edges(a, b) -> bool:

@@ -301,8 +301,8 @@ def choose_n_clusters(
         The best k and ``{k: score}`` for every k tried (shown to the user).
     """
     from sklearn.metrics import silhouette_score
-    from sklearn.mixture import GaussianMixture
 
+    Mixture = tied_mixture_class()
     ks = sorted({int(k) for k in k_range})
     emb = np.asarray(emb, dtype=np.float64)
     if not ks or ks[0] < 2:
@@ -313,7 +313,7 @@ def choose_n_clusters(
     sub = rng.choice(emb.shape[0], max_spots, replace=False) if emb.shape[0] > max_spots else None
     scores: dict[int, float] = {}
     for k in ks:
-        gmm = GaussianMixture(k, covariance_type="tied", random_state=seed, reg_covar=1e-4)
+        gmm = Mixture(k, covariance_type="tied", random_state=seed, reg_covar=1e-4)
         gmm.fit(emb)
         if criterion == "bic":
             scores[k] = -float(gmm.bic(emb))
@@ -349,14 +349,14 @@ def _gmm_proba(
     k-means starts; the mixture with the highest likelihood bound is kept. On DLPFC 151673
     (5 training seeds of ``domain_gcn``) this raised the mean ARI from 0.520 (Ward start
     only) to 0.560."""
-    GaussianMixture = tied_mixture_class()
+    Mixture = tied_mixture_class()
     fit_on = emb
     if len(emb) > GMM_FIT_SPOTS:  # EM on a subsample, the posterior of every spot
         rows = np.random.default_rng(seed).choice(len(emb), GMM_FIT_SPOTS, replace=False)
         fit_on = emb[np.sort(rows)]
 
-    def fit(**init) -> GaussianMixture:
-        return GaussianMixture(
+    def fit(**init) -> Mixture:
+        return Mixture(
             n_components=k, covariance_type="tied", reg_covar=1e-4, max_iter=300, **init
         ).fit(fit_on)
 

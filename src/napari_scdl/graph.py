@@ -112,6 +112,12 @@ def build_graph(
     if kind in ("knn", "delaunay"):
         conn = _cut_long_edges(conn, xy, max_distance,
                                default=kind == "delaunay" or is_cell_level(adata))
+    return symmetric_binary(conn)
+
+
+def symmetric_binary(conn) -> sp.csr_matrix:
+    """``conn`` as a symmetric 0/1 float32 CSR matrix without self-loops (an edge either
+    way is an edge)."""
     conn = sp.csr_matrix(conn, dtype=np.float32)
     conn = ((conn + conn.T) > 0).astype(np.float32)
     conn.setdiag(0)
@@ -134,7 +140,7 @@ def array_grid_graph(adata) -> sp.csr_matrix:
         steps = [(0, 2), (0, -2), (1, 1), (1, -1), (-1, 1), (-1, -1)]
     else:
         steps = [(0, 1), (0, -1), (1, 0), (-1, 0)]
-    width = int(rc[:, 1].max()) + 3  # columns of a row key, with room for c + 2
+    width = int(rc[:, 1].max()) + 3  # a row's keys, with room for c + 2: no wrap-around
     key = rc[:, 0] * width + rc[:, 1]
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
@@ -143,16 +149,13 @@ def array_grid_graph(adata) -> sp.csr_matrix:
         r2, c2 = rc[:, 0] + dr, rc[:, 1] + dc
         want = r2 * width + c2
         pos = np.minimum(np.searchsorted(sorted_key, want), len(key) - 1)
-        hit = (r2 >= 0) & (c2 >= 0) & (c2 < width) & (sorted_key[pos] == want)
+        hit = (r2 >= 0) & (c2 >= 0) & (sorted_key[pos] == want)
         rows.append(np.flatnonzero(hit))
         cols.append(order[pos[hit]])
     r, c = np.concatenate(rows), np.concatenate(cols)
     n = len(key)
-    conn = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, n))
-    conn = ((conn + conn.T) > 0).astype(np.float32)  # duplicate positions: still symmetric
-    conn.setdiag(0)
-    conn.eliminate_zeros()
-    return conn.tocsr()
+    # symmetrised: two spots on one position each find only the first of them
+    return symmetric_binary(sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, n)))
 
 
 def _squidpy(sq, xy: np.ndarray, *, coord_type: str, **kwargs):
