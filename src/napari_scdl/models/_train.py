@@ -42,8 +42,10 @@ class TrainingPlan:
         """
         import torch
 
+        from ._optim import Adam
+
         history = history if history is not None else {}
-        opt = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best, stale = float("inf"), 0
         module.train()
         for epoch in range(self.n_epochs):
