@@ -7,6 +7,7 @@ import pandas as pd
 from qtpy.QtCore import Qt
 
 from napari_scdl._qt.cohort import CohortWidget
+from napari_scdl._qt.common.result_layers import show_values
 from napari_scdl._qt.launch import add_sample
 from napari_scdl.cohort._synthetic import synthetic_cohort
 
@@ -22,6 +23,10 @@ def test_cohort_panel_runs_and_shows_one_legend(make_napari_viewer, qtbot, tmp_p
     assert list(w.manifest()["sample_id"]) == ["slide1", "slide2"]
     w.save_manifest(tmp_path / "m.csv")
     assert list(pd.read_csv(tmp_path / "m.csv").columns) == ["sample_id", "path"]
+
+    # a gene shown on slide 2 before the run (what the Genes panel makes)
+    spots2 = next(ly for ly in viewer.layers if ly.name == "slide2 spots")
+    gene, _ = show_values(viewer, spots2, np.arange(spots2.data.shape[0], dtype=float), "gene")
 
     w.opts.n_domains.value = 4
     w.opts.epochs.value = 30
@@ -42,6 +47,16 @@ def test_cohort_panel_runs_and_shows_one_legend(make_napari_viewer, qtbot, tmp_p
     # side by side: the second slide is to the right of the first
     x0 = [ly.extent.world[:, 1] for ly in results]
     assert x0[1][0] > x0[0][1]
+    # every layer of slide 2 moved with it: the gene layer still lies on its spots
+    assert np.allclose(gene.extent.world, results[1].extent.world)
+    assert np.allclose(gene.translate, spots2.translate)
+    # a second run leaves the slides where they are
+    before = {ly.name: np.asarray(ly.translate).copy() for ly in viewer.layers}
+    qtbot.mouseClick(w.runner.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=120_000)
+    assert {ly.name for ly in viewer.layers} == set(before)
+    for ly in viewer.layers:
+        assert np.allclose(ly.translate, before[ly.name]), ly.name
     rows = w.legend.rows()
     assert len(rows) == 4 and sum(n for _, n in rows) == 500
     assert "2 slides" in w.summary.text()

@@ -264,14 +264,19 @@ class CohortWidget(PanelMixin, QWidget):
         for ly in self._layers:
             if KEY not in ly.metadata["adata"].obs:
                 continue
-            images = [im for im in image_layers_of(self.viewer, ly.metadata.get("sample_id"))]
+            sid = ly.metadata.get("sample_id")
+            images = image_layers_of(self.viewer, sid)
             ext = (images[0] if images else ly).extent.world
-            shift = np.array([0.0, offset - float(ext[0][1])])
-            for im in images:
-                im.translate = np.asarray(im.translate) + shift
+            dx = offset - float(ext[0][1])
             layer, legend = show_categorical(self.viewer, ly, KEY)
-            for spots in (ly, layer):
-                spots.translate = np.asarray(spots.translate) + shift
+            # every layer of the slide moves together (images, spots, earlier results,
+            # annotations), so nothing of it is left behind at the old place
+            own = {id(x): x for x in self.viewer.layers if x.metadata.get("sample_id") == sid}
+            own.setdefault(id(layer), layer)
+            for x in own.values():
+                t = np.asarray(x.translate, dtype=float).copy()
+                t[-1] += dx
+                x.translate = t
             offset += float(ext[1][1] - ext[0][1]) * 1.08
         labels = pd.concat([a.obs[KEY] for a in res.adatas.values()])
         self.legend.set_legend(legend, labels.astype(str))
