@@ -87,6 +87,32 @@ def n_torch_threads(n_obs: int | None = None) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+#: below this many spots numpy/scipy's BLAS runs on one thread during a model run
+BLAS_ONE_THREAD_SPOTS = 50_000
+
+
+def n_blas_threads(n_obs: int | None = None) -> int | None:
+    """BLAS threads (numpy's and scipy's OpenBLAS) for a model run on ``n_obs`` spots;
+    ``None`` leaves the library's own count.
+
+    ``$NAPARI_SCDL_THREADS`` if set; one thread below :data:`BLAS_ONE_THREAD_SPOTS`. The
+    products of a run's PCA, mixture EM and Ward start are small (a few thousand rows by at
+    most 50 columns), and on a 2-core machine OpenBLAS's thread hand-offs, next to torch's
+    waiting OpenMP threads, cost more than they save: one ``domains`` call on 151673 took
+    5.5 s with 2 BLAS threads and 3.2 s with one (the mixture EM 3.7 s against 1.4 s, the
+    input PCA 0.8 against 0.5). At 100,000 spots the input PCA is 15% faster with both
+    cores, so large samples keep them. Like torch's count, it never depends on the load.
+    """
+    import os
+
+    env = os.environ.get("NAPARI_SCDL_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    if n_obs is not None and n_obs < BLAS_ONE_THREAD_SPOTS:
+        return 1
+    return None
+
+
 class torch_threads:  # noqa: N801 - used as a context manager
     """Set torch's intra-op thread count for a block, restoring it afterwards."""
 
@@ -104,3 +130,24 @@ class torch_threads:  # noqa: N801 - used as a context manager
         import torch
 
         torch.set_num_threads(self.before)
+
+
+class blas_threads:  # noqa: N801 - used as a context manager
+    """Limit numpy's and scipy's BLAS to :func:`n_blas_threads` threads for a block
+    (threadpoolctl, scikit-learn's dependency), restoring the count afterwards."""
+
+    def __init__(self, n_obs: int | None = None) -> None:
+        self.n = n_blas_threads(n_obs)
+        self._limits = None
+
+    def __enter__(self) -> int | None:
+        if self.n is not None:
+            from threadpoolctl import threadpool_limits
+
+            self._limits = threadpool_limits(limits=self.n, user_api="blas")
+        return self.n
+
+    def __exit__(self, *exc) -> None:
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+            self._limits = None

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._settings import resolve_device, torch_threads, versions
+from .._settings import blas_threads, resolve_device, torch_threads, versions
 from ..errors import ModelSetupError, ScdlError
 
 logger = logging.getLogger(__name__)
@@ -148,8 +148,8 @@ class BaseModel:
         self.device = resolve_device(device)
         self.seed = int(seed)
         self.warnings, self.preprocessing = [], {}
-        with torch_threads(adata.n_obs) as n_threads:
-            self.n_threads = n_threads
+        with torch_threads(adata.n_obs) as n_threads, blas_threads(adata.n_obs) as n_blas:
+            self.n_threads, self.n_blas_threads = n_threads, n_blas
             yield from self.setup_iter(adata)
             yield from self._fit_iter()
         self.is_trained = True
