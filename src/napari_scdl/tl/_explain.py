@@ -86,6 +86,7 @@ def permutation_importance(
     from torch import nn
 
     from .. import preprocessing as pp
+    from ..models._optim import Adam
 
     labels = adata.obs[labels_key].astype("object")
     lab = labels.notna().to_numpy()
@@ -111,7 +112,7 @@ def permutation_importance(
         nn.Dropout(0.2),
         nn.Linear(n_hidden, len(cats)),
     )
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-3)
+    opt = Adam(net.parameters(), lr=1e-3, weight_decay=1e-3)  # torch.optim's, bit for bit
     xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     for _ in range(epochs):
         opt.zero_grad()
