@@ -81,3 +81,29 @@ def test_domains_errors(h5ad, tmp_path, capsys):
     )
     assert rc == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_domains_on_a_non_grid_layout_prints_no_library_noise(tmp_path):
+    """A fresh process on a layout whose graph comes from squidpy (no array grid): the
+    terminal shows our summary line, not squidpy's INFO line or docrep's SyntaxWarnings."""
+    import subprocess
+    import sys
+
+    from napari_scdl.datasets import synthetic_visium
+    from napari_scdl.io import write_h5ad
+
+    adata = synthetic_visium(200, n_domains=3, n_genes=60, seed=3, image=False)
+    adata.obs = adata.obs.drop(columns=["array_row", "array_col"])
+    src = write_h5ad(adata, tmp_path / "cells.h5ad")
+    out = tmp_path / "out.h5ad"
+    proc = subprocess.run(
+        [sys.executable, "-m", "napari_scdl.cli", "domains", str(src), "--n-domains", "3",
+         "--epochs", "5", "--device", "cpu", "--out", str(out)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.exists()
+    text = proc.stdout + proc.stderr
+    assert "Creating graph" not in text
+    assert "SyntaxWarning" not in text
+    assert proc.stdout.strip().startswith("domains: 3 domains on 200 spots")

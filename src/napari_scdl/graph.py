@@ -92,7 +92,7 @@ def build_graph(
     n_rings = max(1, n_neighbors // 6)
     if kind == "visium" and n_rings == 1 and {"array_row", "array_col"} <= set(adata.obs.columns):
         return array_grid_graph(adata)
-    import squidpy as sq
+    sq = import_squidpy()
 
     if kind == "visium":
         per_ring = grid_neighbours(adata)
@@ -158,6 +158,17 @@ def array_grid_graph(adata) -> sp.csr_matrix:
     return symmetric_binary(sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, n)))
 
 
+def import_squidpy():
+    """``squidpy``, imported without the ``SyntaxWarning``s its docstring templates (docrep)
+    print to the terminal on first import."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        import squidpy as sq
+    return sq
+
+
 def _squidpy(sq, xy: np.ndarray, *, coord_type: str, **kwargs):
     """``(connectivities, distances)`` from squidpy: its per-kind builders where they exist
     (squidpy >= 1.8; ``spatial_neighbors`` is deprecated there and goes in 1.9), else
@@ -165,18 +176,26 @@ def _squidpy(sq, xy: np.ndarray, *, coord_type: str, **kwargs):
     import anndata as ad
 
     tmp = ad.AnnData(obs={"_": np.zeros(len(xy))}, obsm={"spatial": xy})
-    if hasattr(sq.gr, "spatial_neighbors_grid"):
-        if kwargs.pop("delaunay", False):
-            build = sq.gr.spatial_neighbors_delaunay
-        elif coord_type == "grid":
-            build = sq.gr.spatial_neighbors_grid
-        elif "radius" in kwargs:
-            build = sq.gr.spatial_neighbors_radius
-        else:
-            build = sq.gr.spatial_neighbors_knn
-        res = build(tmp, copy=True, **kwargs)
-    else:  # older squidpy
-        res = sq.gr.spatial_neighbors(tmp, coord_type=coord_type, copy=True, **kwargs)
+    # squidpy logs "Creating graph using ..." at INFO through spatialdata's logger, which
+    # prints to the terminal of every command-line run: quiet for this call only
+    log = logging.getLogger("spatialdata._logging")
+    level = log.level
+    log.setLevel(max(level, logging.WARNING))
+    try:
+        if hasattr(sq.gr, "spatial_neighbors_grid"):
+            if kwargs.pop("delaunay", False):
+                build = sq.gr.spatial_neighbors_delaunay
+            elif coord_type == "grid":
+                build = sq.gr.spatial_neighbors_grid
+            elif "radius" in kwargs:
+                build = sq.gr.spatial_neighbors_radius
+            else:
+                build = sq.gr.spatial_neighbors_knn
+            res = build(tmp, copy=True, **kwargs)
+        else:  # older squidpy
+            res = sq.gr.spatial_neighbors(tmp, coord_type=coord_type, copy=True, **kwargs)
+    finally:
+        log.setLevel(level)
     return res[0], res[1]
 
 

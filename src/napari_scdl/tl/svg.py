@@ -226,8 +226,10 @@ MORAN_BLOCK_GENES = 64
 
 def _moran(X, adj: sp.csr_matrix, n_perms: int | None, seed: int) -> pd.DataFrame:
     import anndata as ad
-    import squidpy as sq
 
+    from ..graph import import_squidpy
+
+    sq = import_squidpy()
     tmp = ad.AnnData(X=X if not sp.issparse(X) else sp.csr_matrix(X))
     tmp.var_names = [str(i) for i in range(X.shape[1])]
     tmp.obsp["spatial_connectivities"] = adj
