@@ -68,6 +68,14 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _env_threads() -> int | None:
+    """``$NAPARI_SCDL_THREADS`` as a positive count, else None."""
+    import os
+
+    env = os.environ.get("NAPARI_SCDL_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else None
+
+
 def n_torch_threads(n_obs: int | None = None) -> int:
     """A sensible, deterministic torch thread count for training on ``n_obs`` spots.
 
@@ -79,9 +87,8 @@ def n_torch_threads(n_obs: int | None = None) -> int:
     """
     import os
 
-    env = os.environ.get("NAPARI_SCDL_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
+    if (env := _env_threads()) is not None:
+        return env
     if n_obs is not None and n_obs < 2000:
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -103,11 +110,8 @@ def n_blas_threads(n_obs: int | None = None) -> int | None:
     input PCA 0.8 against 0.5). At 100,000 spots the input PCA is 15% faster with both
     cores, so large samples keep them. Like torch's count, it never depends on the load.
     """
-    import os
-
-    env = os.environ.get("NAPARI_SCDL_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
+    if (env := _env_threads()) is not None:
+        return env
     if n_obs is not None and n_obs < BLAS_ONE_THREAD_SPOTS:
         return 1
     return None

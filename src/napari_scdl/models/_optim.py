@@ -30,11 +30,10 @@ class Adam:
     ) -> None:
         self.params = [p for p in params if p.requires_grad]
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
-        n = len(self.params)
         # per parameter, as torch keeps them: a parameter without a gradient is not stepped
-        self._steps = [0] * n
-        self._avg: list[Tensor | None] = [None] * n
-        self._avg_sq: list[Tensor | None] = [None] * n
+        self._steps = [0] * len(self.params)
+        self._avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self._avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
@@ -52,9 +51,6 @@ class Adam:
             grad = p.grad
             if grad is None:
                 continue
-            if self._avg[i] is None:
-                self._avg[i] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                self._avg_sq[i] = torch.zeros_like(p, memory_format=torch.preserve_format)
             exp_avg, exp_avg_sq = self._avg[i], self._avg_sq[i]
             if self.weight_decay != 0:
                 grad = grad.add(p, alpha=self.weight_decay)

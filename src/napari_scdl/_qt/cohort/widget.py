@@ -271,9 +271,8 @@ class CohortWidget(PanelMixin, QWidget):
             layer, legend = show_categorical(self.viewer, ly, KEY)
             # every layer of the slide moves together (images, spots, earlier results,
             # annotations), so nothing of it is left behind at the old place
-            own = {id(x): x for x in self.viewer.layers if x.metadata.get("sample_id") == sid}
-            own.setdefault(id(layer), layer)
-            for x in own.values():
+            own = [x for x in self.viewer.layers if x.metadata.get("sample_id") == sid]
+            for x in own if sid is not None else (ly, layer):
                 t = np.asarray(x.translate, dtype=float).copy()
                 t[-1] += dx
                 x.translate = t
