@@ -43,7 +43,7 @@ def _truth(tsv: Path, obs_names) -> np.ndarray:
 def _posterior_before(adata, model) -> np.ndarray:
     """The mixture posterior of the kept network's domains (the former confidence): the
     same clustering call on the same embedding, seed and starts, so the same labels."""
-    from napari_scdl.clustering import GMM_STARTS, cluster_embedding
+    from napari_scdl.clustering import cluster_embedding
 
     info = adata.uns["domain"]
     nets = info["networks"]
@@ -56,7 +56,7 @@ def _posterior_before(adata, model) -> np.ndarray:
         seed=seed,
         adjacency=model._adjacency,
         refine=hp["refine"],
-        n_init=max(1, GMM_STARTS // hp["n_networks"]),
+        n_init=hp["mixture_starts"],
         refine_method=hp["refine_method"],
         potts_beta=hp["potts_beta"],
     )

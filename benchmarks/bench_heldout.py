@@ -16,9 +16,13 @@ Sets (all with the defaults but ``n_domains`` = number of labels):
   with negative-binomial dispersion 4, 1 and 0.5 (smaller = noisier).
 - ``xenium-syn``: ``datasets.synthetic_sample(20000, layout="xenium", 300 genes)``.
 
+``--anchor`` adds the anchor of issue 18 as a column group: log-normalised genes (the
+same gene selection), 20 PCs averaged over each spot and its graph neighbours, k-means
+(10 starts) — what a user would get from scanpy and squidpy in a few lines.
+
 Every run is a fresh process. Time it on a quiet machine.
 
-    python benchmarks/bench_heldout.py [--seeds 3] [--sets 151673,A1,...]
+    python benchmarks/bench_heldout.py [--seeds 3] [--sets 151673,A1,...] [--anchor]
         [--variant NAME:KEY=VALUE,KEY=VALUE ...]
 """
 
@@ -28,6 +32,7 @@ import argparse
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from _common import DATA, measure
 
 from napari_scdl.cli._common import parse_params
@@ -37,7 +42,13 @@ REAL = {
     "A1": (DATA / "her2st" / "A1.h5ad", DATA / "her2st" / "A1_ground_truth.tsv", 5),
     "D1": (DATA / "her2st" / "D1.h5ad", DATA / "her2st" / "D1_ground_truth.tsv", 3),
 }
-SETS = ["151673", "A1", "D1", "151673-cells", "syn-easy", "syn-noisy", "syn-hard", "xenium-syn"]
+SETS = ["151673", "A1", "D1", "151673-cells", "151673-panel", "syn-easy", "syn-noisy", "syn-hard", "xenium-syn"]
+#: the osmFISH mouse cortex panel (Codeluppi et al. 2018), human symbols
+OSMFISH_PANEL = (
+    "GAD2 SLC32A1 CRHBP CNR1 VIP CPNE5 PTHLH CRH TBR1 LAMP5 RORB SYT6 KCNIP2 ALDOC GFAP "
+    "SERPINF1 MFGE8 SOX10 PLP1 PDGFRA BMP4 ITPR2 TMEM2 CTPS1 KLK6 ANLN MRC1 HEXB TTR FOXJ1 "
+    "VTN FLT1 APLN ACTA2 LHX6 SST NPY"
+).split()
 SYN_DISPERSION = {"syn-easy": 4.0, "syn-noisy": 1.0, "syn-hard": 0.5}
 
 
@@ -53,11 +64,11 @@ def load_set(name: str, seed: int = 0):
     from napari_scdl import datasets
     from napari_scdl.io import read
 
-    if name in REAL or name == "151673-cells":
+    if name in REAL or name in ("151673-cells", "151673-panel"):
         path, tsv, k = REAL[name.split("-")[0]]
         adata = read(str(path))
         truth = _truth(tsv, adata.obs_names)
-        if name.endswith("-cells"):
+        if name.endswith(("-cells", "-panel")):
             rng = np.random.default_rng(1234)  # the same layout for every seed
             xy = np.asarray(adata.obsm["spatial"], dtype=np.float64)
             from scipy.spatial import cKDTree
@@ -66,6 +77,8 @@ def load_set(name: str, seed: int = 0):
             adata.obsm["spatial"] = xy + rng.uniform(-0.4, 0.4, xy.shape) * spacing
             adata.obs = adata.obs.drop(columns=["array_row", "array_col"], errors="ignore")
             adata.uns.setdefault("scdl", {})["spatialdata"] = {"geometry": "circle"}
+        if name.endswith("-panel"):
+            adata = adata[:, adata.var_names.isin(OSMFISH_PANEL)].copy()
         return adata, truth, k
     if name in SYN_DISPERSION:
         adata = datasets.synthetic_visium(
@@ -92,6 +105,28 @@ def run_one(name: str, seed: int, params: dict) -> dict:
     return {"ari": ari(truth[ok].astype(str), labels[ok]), "wall": wall}
 
 
+def run_anchor(name: str, seed: int, params: dict) -> dict:
+    """Neighbour-averaged PCs + k-means on the same genes and graph as the defaults."""
+    from sklearn.cluster import KMeans
+
+    from napari_scdl.graph import build_graph
+    from napari_scdl.metrics import ari
+    from napari_scdl.preprocessing import log_normalize, pca, select_genes
+
+    adata, truth, k = load_set(name, seed)
+    t0 = time.perf_counter()
+    genes = select_genes(adata, 3000).mask
+    X = log_normalize(adata.X[:, np.flatnonzero(genes)])
+    pcs = pca(X, 20, seed=seed, scale=False)
+    A = build_graph(adata, n_neighbors=6)
+    A = A + sp.identity(A.shape[0], format="csr")
+    smooth = sp.diags(1.0 / np.asarray(A.sum(1)).ravel()) @ A @ pcs
+    labels = KMeans(k, n_init=10, random_state=seed).fit_predict(smooth).astype(str)
+    wall = time.perf_counter() - t0
+    ok = np.array([t is not None and t == t and str(t) != "nan" for t in truth])
+    return {"ari": ari(truth[ok].astype(str), labels[ok]), "wall": wall}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
@@ -102,8 +137,10 @@ def main() -> None:
         default=[],
         help="NAME:KEY=VALUE,KEY=VALUE (a column group of domain_gcn with other parameters)",
     )
+    p.add_argument("--anchor", action="store_true",
+                   help="add neighbour-averaged PCs + k-means as a column group")
     args = p.parse_args()
-    variants = [("defaults", {})]
+    variants = [("defaults", {})] + ([("anchor", None)] if args.anchor else [])
     for v in args.variant:
         name, _, kv = v.partition(":")
         variants.append((name, parse_params([s for s in kv.split(",") if s])))
@@ -115,7 +152,8 @@ def main() -> None:
     for s in sets:
         cells = [s]
         for name, params in variants:
-            runs = [measure(run_one, s, seed, params)["out"] for seed in range(args.seeds)]
+            fn = run_anchor if params is None else run_one
+            runs = [measure(fn, s, seed, params)["out"] for seed in range(args.seeds)]
             aris = np.array([r["ari"] for r in runs])
             per_variant[name].append(float(aris.mean()))
             cells += [f"{aris.mean():.3f} ± {aris.std():.3f}", f"{np.median([r['wall'] for r in runs]):.1f}"]

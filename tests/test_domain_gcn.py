@@ -238,3 +238,26 @@ def test_propagated_reconstruction_is_the_forward_reconstruction():
     deg = torch.from_numpy(np.asarray(ahat.sum(1), dtype=np.float32).ravel())
     fast = net.decode_propagated(a2x, deg)
     np.testing.assert_allclose(fast.detach().numpy(), x_hat.detach().numpy(), atol=1e-5)
+
+
+def test_each_network_gets_its_own_mixture_starts(monkeypatch):
+    """``mixture_starts`` EM starts for every network (session 12: 10 each, no longer 10
+    shared among the networks), recorded in the params."""
+    from napari_scdl import clustering, datasets
+    from napari_scdl.tl import domains
+
+    seen = []
+    real = clustering._gmm_proba
+
+    def spy(emb, k, seed, **kw):
+        seen.append(kw["n_init"])
+        return real(emb, k, seed, **kw)
+
+    monkeypatch.setattr(clustering, "_gmm_proba", spy)
+    adata = datasets.synthetic_visium(300, n_domains=3, seed=0, image=False)
+    domains(adata, n_domains=3, epochs=3, n_networks=2, device="cpu")
+    assert seen == [10, 10]
+    assert adata.uns["domain"]["params"]["mixture_starts"] == 10
+    seen.clear()
+    domains(adata, n_domains=3, epochs=3, n_networks=2, mixture_starts=4, device="cpu")
+    assert seen == [4, 4]

@@ -154,7 +154,7 @@ def test_adam_is_torch_adam_bit_for_bit(weight_decay):
             if step % 7 == 3:  # a step where one parameter has no gradient
                 m[0].bias.grad = None
             opt.step()
-    for a, b in zip(ref_net.parameters(), our_net.parameters()):
+    for a, b in zip(ref_net.parameters(), our_net.parameters(), strict=True):
         assert torch.equal(a, b)
 
 

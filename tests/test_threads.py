@@ -52,3 +52,29 @@ def test_a_model_run_uses_one_blas_thread_on_a_small_slide(monkeypatch):
     assert seen and all(s == {1} for s in seen)
     assert model.n_blas_threads == 1
     assert _blas() == before
+
+
+def test_the_limit_covers_scipys_own_blas_in_a_fresh_process():
+    """scipy's wheels carry an OpenBLAS of their own beside numpy's; a run that enters the
+    limit before anything imported scipy.linalg must still put it on one thread (it runs
+    the mixture's Cholesky and triangular solves)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from napari_scdl._settings import blas_threads\n"
+        "with blas_threads(300):\n"
+        "    import scipy.linalg, sklearn.mixture\n"
+        "    print(json.dumps([i['num_threads'] for i in threadpool_info()"
+        " if i['user_api'] == 'blas']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NAPARI_SCDL_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert counts and set(counts) == {1}

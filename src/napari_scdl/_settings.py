@@ -146,6 +146,10 @@ class blas_threads:  # noqa: N801 - used as a context manager
 
     def __enter__(self) -> int | None:
         if self.n is not None:
+            # scipy's wheels carry their own OpenBLAS beside numpy's: load it now, or a
+            # limit set before scipy.linalg's first import misses it (threadpoolctl only
+            # sees libraries already loaded) and the mixture's solves run on 2 threads
+            import scipy.linalg  # noqa: F401
             from threadpoolctl import threadpool_limits
 
             self._limits = threadpool_limits(limits=self.n, user_api="blas")

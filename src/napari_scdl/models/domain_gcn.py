@@ -138,6 +138,15 @@ class DomainGCN(BaseModel):
         ),
         Param("n_cluster_pcs", 20, "PCs of the embedding that are clustered", min=2, gui=False),
         Param(
+            "mixture_starts",
+            10,
+            "EM starts of each network's Gaussian mixture (one from a Ward clustering, the "
+            "others from k-means); the fit with the highest likelihood is kept",
+            min=1,
+            max=200,
+            gui=False,
+        ),
+        Param(
             "cluster_method",
             "gmm",
             "clustering of the embedding",
@@ -283,7 +292,6 @@ class DomainGCN(BaseModel):
         import torch
 
         from ..clustering import (
-            GMM_STARTS,
             choose_n_clusters,
             partition_log_likelihood,
             spot_confidence,
@@ -313,7 +321,7 @@ class DomainGCN(BaseModel):
         # the common space in which the networks' partitions are compared: the input
         # components averaged over each spot's graph neighbourhood (one GCN propagation)
         smoothed = np.asarray(self._gcn_adjacency @ self._x, dtype=np.float64)
-        n_init = max(1, GMM_STARTS // n_nets)  # the mixture's starts, shared among networks
+        n_init = hp["mixture_starts"]  # EM starts of each network's mixture
         best, self._networks, k, auto_k = None, [], hp["n_domains"], None
         partitions = []  # every network's domains: their agreement enters the confidence
         for r in range(n_nets):
