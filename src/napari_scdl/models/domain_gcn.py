@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._settings import seed_everything_local, torch_generator
+from ..clustering import GMM_STARTS
 from ..errors import ModelSetupError, ScdlError
 from ..graph import gcn_normalize
 from . import register_model
@@ -139,7 +140,7 @@ class DomainGCN(BaseModel):
         Param("n_cluster_pcs", 20, "PCs of the embedding that are clustered", min=2, gui=False),
         Param(
             "mixture_starts",
-            10,
+            GMM_STARTS,
             "EM starts of each network's Gaussian mixture (one from a Ward clustering, the "
             "others from k-means); the fit with the highest likelihood is kept",
             min=1,
